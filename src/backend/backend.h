@@ -1,0 +1,94 @@
+// backend.h: the seam between the graph ops and the kernels that do the arithmetic. A backend
+// is a table of kernels over raw float pointers; the graph ops (src/ops) check shapes, allocate
+// outputs, call the active backend and record the tape. Only a CPU backend exists today; a
+// CUDA one would provide the same table over device pointers.
+//
+// Conventions for every kernel:
+// - forward kernels overwrite their output;
+// - backward kernels ACCUMULATE (+=) into the gradient buffers they are given, and skip any
+//   gradient pointer that is NULL (that input does not require a gradient);
+// - sizes are in elements; all tensors are contiguous NCHW.
+#ifndef AC_BACKEND_H
+#define AC_BACKEND_H
+
+#include <stddef.h>
+
+// Geometry of a 2-D convolution or transposed convolution.
+// conv2d:           x (n, cin, h, w), weight (cout, cin, kh, kw) -> y (n, cout, oh, ow),
+//                   oh = (h + 2 pad - kh) / stride + 1
+// conv_transpose2d: x (n, cin, h, w), weight (cin, cout, kh, kw) -> y (n, cout, oh, ow),
+//                   oh = (h - 1) stride - 2 pad + kh + out_pad
+typedef struct ac_conv_geom {
+    int n, cin, h, w;
+    int cout, oh, ow;
+    int kh, kw, stride, pad, out_pad;
+} ac_conv_geom;
+
+typedef struct ac_backend {
+    const char *name;
+
+    void (*conv2d_forward)(const ac_conv_geom *g, const float *x, const float *w, const float *b,
+                           float *y);
+    void (*conv2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db);
+    void (*conv_transpose2d_forward)(const ac_conv_geom *g, const float *x, const float *w,
+                                     const float *b, float *y);
+    void (*conv_transpose2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db);
+
+    // x (nc, h, w) -> y (nc, h + top + bottom, w + left + right), reflection (no edge repeat)
+    void (*reflection_pad_forward)(size_t nc, int h, int w, int top, int bottom, int left,
+                                   int right, const float *x, float *y);
+    void (*reflection_pad_backward)(size_t nc, int h, int w, int top, int bottom, int left,
+                                    int right, const float *dy, float *dx);
+
+    void (*relu_forward)(size_t n, const float *x, float *y);
+    void (*relu_backward)(size_t n, const float *y, const float *dy, float *dx);
+    // one shared slope: y = x > 0 ? x : slope * x
+    void (*prelu_forward)(size_t n, float slope, const float *x, float *y);
+    void (*prelu_backward)(size_t n, float slope, const float *x, const float *dy, float *dx,
+                           float *dslope);
+
+    // x (nc, h, w) -> y (nc, oh, ow), bilinear, align_corners = false (PyTorch)
+    void (*resize_bilinear_forward)(size_t nc, int h, int w, int oh, int ow, const float *x,
+                                    float *y);
+    void (*resize_bilinear_backward)(size_t nc, int h, int w, int oh, int ow, const float *dy,
+                                     float *dx);
+
+    // x (nc, h, w) -> y (nc, h/2, w/2), 2x2 window, stride 2, first maximum wins
+    void (*maxpool2x2_forward)(size_t nc, int h, int w, const float *x, float *y);
+    void (*maxpool2x2_backward)(size_t nc, int h, int w, const float *x, const float *dy,
+                                float *dx);
+
+    // elementwise
+    void (*add)(size_t n, const float *a, const float *b, float *y);          // y = a + b
+    void (*sub)(size_t n, const float *a, const float *b, float *y);          // y = a - b
+    void (*scale)(size_t n, float s, const float *x, float *y);               // y = s x
+    void (*add_const)(size_t n, float c, const float *x, float *y);           // y = x + c
+    void (*axpy)(size_t n, float alpha, const float *x, float *y);            // y += alpha x
+    // for o < outer: dst[o*dst_stride + i] (+)= src[o*src_stride + i], i < len
+    void (*copy_blocks)(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
+                        size_t dst_stride);
+    void (*acc_blocks)(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
+                       size_t dst_stride);
+
+    // reductions to a scalar (accumulated in double)
+    float (*l1_mean_forward)(size_t n, const float *a, const float *b);
+    void (*l1_mean_backward)(size_t n, const float *a, const float *b, float g, float *da,
+                             float *db);
+    // a, b: (batch, m). mean over i, j < batch and k < m of |a[i,k] - b[j,k]|
+    float (*l1_pairwise_forward)(int batch, size_t m, const float *a, const float *b);
+    void (*l1_pairwise_backward)(int batch, size_t m, const float *a, const float *b, float g,
+                                 float *da, float *db);
+    float (*sum_forward)(size_t n, const float *x);
+} ac_backend;
+
+// The backend the ops use (CPU today).
+const ac_backend *ac_be(void);
+const ac_backend *ac_backend_cpu(void);
+
+// Threading (OpenMP and OpenBLAS). Results are identical run to run for a given count.
+void ac_set_threads(int n);
+int ac_get_threads(void);
+
+#endif

@@ -1,0 +1,56 @@
+// cpu_backend.c: the CPU backend table, GEMM through OpenBLAS, and thread-count control.
+#include <cblas.h>
+#include <omp.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "core/common.h"
+
+static const ac_backend cpu_backend = {
+    .name = "cpu",
+    .conv2d_forward = ac_cpu_conv2d_forward,
+    .conv2d_backward = ac_cpu_conv2d_backward,
+    .conv_transpose2d_forward = ac_cpu_conv_transpose2d_forward,
+    .conv_transpose2d_backward = ac_cpu_conv_transpose2d_backward,
+    .reflection_pad_forward = ac_cpu_reflection_pad_forward,
+    .reflection_pad_backward = ac_cpu_reflection_pad_backward,
+    .relu_forward = ac_cpu_relu_forward,
+    .relu_backward = ac_cpu_relu_backward,
+    .prelu_forward = ac_cpu_prelu_forward,
+    .prelu_backward = ac_cpu_prelu_backward,
+    .resize_bilinear_forward = ac_cpu_resize_bilinear_forward,
+    .resize_bilinear_backward = ac_cpu_resize_bilinear_backward,
+    .maxpool2x2_forward = ac_cpu_maxpool2x2_forward,
+    .maxpool2x2_backward = ac_cpu_maxpool2x2_backward,
+    .add = ac_cpu_add,
+    .sub = ac_cpu_sub,
+    .scale = ac_cpu_scale,
+    .add_const = ac_cpu_add_const,
+    .axpy = ac_cpu_axpy,
+    .copy_blocks = ac_cpu_copy_blocks,
+    .acc_blocks = ac_cpu_acc_blocks,
+    .l1_mean_forward = ac_cpu_l1_mean_forward,
+    .l1_mean_backward = ac_cpu_l1_mean_backward,
+    .l1_pairwise_forward = ac_cpu_l1_pairwise_forward,
+    .l1_pairwise_backward = ac_cpu_l1_pairwise_backward,
+    .sum_forward = ac_cpu_sum_forward,
+};
+
+const ac_backend *ac_backend_cpu(void) { return &cpu_backend; }
+const ac_backend *ac_be(void) { return &cpu_backend; }
+
+static int ac_threads = 0;
+
+void ac_set_threads(int n) {
+    AC_ASSERT(n >= 1);
+    ac_threads = n;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int ac_get_threads(void) { return ac_threads > 0 ? ac_threads : omp_get_max_threads(); }
+
+void ac_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -1,0 +1,57 @@
+// cpu_kernels.h: the CPU implementations of the backend table (backend.h). Each kernel lives
+// in the src/ops file of its op, next to the graph glue, so that forward and backward read
+// side by side; this header only gathers their names for cpu_backend.c and for kernel tests.
+#ifndef AC_CPU_KERNELS_H
+#define AC_CPU_KERNELS_H
+
+#include <stdbool.h>
+
+#include "backend/backend.h"
+
+void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
+                           float *y);
+void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db);
+void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,
+                                     const float *b, float *y);
+void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db);
+void ac_cpu_reflection_pad_forward(size_t nc, int h, int w, int top, int bottom, int left,
+                                   int right, const float *x, float *y);
+void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left,
+                                    int right, const float *dy, float *dx);
+void ac_cpu_relu_forward(size_t n, const float *x, float *y);
+void ac_cpu_relu_backward(size_t n, const float *y, const float *dy, float *dx);
+void ac_cpu_prelu_forward(size_t n, float slope, const float *x, float *y);
+void ac_cpu_prelu_backward(size_t n, float slope, const float *x, const float *dy, float *dx,
+                           float *dslope);
+void ac_cpu_resize_bilinear_forward(size_t nc, int h, int w, int oh, int ow, const float *x,
+                                    float *y);
+void ac_cpu_resize_bilinear_backward(size_t nc, int h, int w, int oh, int ow, const float *dy,
+                                     float *dx);
+void ac_cpu_maxpool2x2_forward(size_t nc, int h, int w, const float *x, float *y);
+void ac_cpu_maxpool2x2_backward(size_t nc, int h, int w, const float *x, const float *dy,
+                                float *dx);
+void ac_cpu_add(size_t n, const float *a, const float *b, float *y);
+void ac_cpu_sub(size_t n, const float *a, const float *b, float *y);
+void ac_cpu_scale(size_t n, float s, const float *x, float *y);
+void ac_cpu_add_const(size_t n, float c, const float *x, float *y);
+void ac_cpu_axpy(size_t n, float alpha, const float *x, float *y);
+void ac_cpu_copy_blocks(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
+                        size_t dst_stride);
+void ac_cpu_acc_blocks(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
+                       size_t dst_stride);
+float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b);
+void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, float *da,
+                             float *db);
+float ac_cpu_l1_pairwise_forward(int batch, size_t m, const float *a, const float *b);
+void ac_cpu_l1_pairwise_backward(int batch, size_t m, const float *a, const float *b, float g,
+                                 float *da, float *db);
+float ac_cpu_sum_forward(size_t n, const float *x);
+
+// Single-precision GEMM on row-major matrices through OpenBLAS:
+// C (m x n) = alpha * op(A) op(B) + beta * C, op = transpose when trans_* is true.
+void ac_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif

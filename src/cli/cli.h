@@ -1,0 +1,17 @@
+// cli.h: the subcommand table entry and the commands' entry points. Each command lives in
+// its own file (cmd_<name>.c), receives argv starting at its own name, and returns the exit
+// status (0 ok, 1 failure while working, 2 bad usage or input).
+#ifndef AC_CLI_H
+#define AC_CLI_H
+
+typedef struct ac_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} ac_command;
+
+#define AC_VERSION "0.1.0"
+
+int ac_cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,12 @@
+// cmd_version.c: `allclear version`.
+#include <stdio.h>
+
+#include "backend/backend.h"
+#include "cli/cli.h"
+
+int ac_cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("allclear %s (backend %s, %d threads)\n", AC_VERSION, ac_be()->name, ac_get_threads());
+    return 0;
+}

@@ -1,0 +1,37 @@
+// main.c: the `allclear` program: git-style subcommands dispatched from one table. Only the
+// CLI prints and exits; exit status 0 success, 1 failure while working, 2 bad usage or input.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const ac_command commands[] = {
+    {"version", "print the version", ac_cmd_version},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: allclear <command> [options]\n\n"
+            "allclear removes rain, haze and snow from photos with one network trained by\n"
+            "two-stage knowledge learning (knowledge collation, then knowledge examination).\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'allclear <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) return ac_cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "allclear: unknown command '%s' (see 'allclear --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,47 @@
+// ops.h: the differentiable operations. Each op checks shapes (a mismatch is a programmer bug
+// and asserts), allocates its output from the graph, runs the backend kernel and, when the
+// graph records and an input requires a gradient, appends its backward to the tape.
+// One op per file in src/ops; tensors are float32 NCHW (4-D) unless stated.
+#ifndef AC_OPS_H
+#define AC_OPS_H
+
+#include "core/graph.h"
+
+// x (N, Cin, H, W), w (Cout, Cin, KH, KW), b (Cout) or NULL; zero padding `pad` on all sides.
+ac_tensor *ac_conv2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride, int pad);
+// x (N, Cin, H, W), w (Cin, Cout, KH, KW), b (Cout) or NULL;
+// out H = (H - 1) stride - 2 pad + KH + out_pad.
+ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride,
+                               int pad, int out_pad);
+// Reflection padding (PyTorch ReflectionPad2d); each pad must be < the side it pads.
+ac_tensor *ac_reflection_pad(ac_graph *g, ac_tensor *x, int top, int bottom, int left, int right);
+ac_tensor *ac_relu(ac_graph *g, ac_tensor *x);
+// PReLU with one shared slope: slope is a one-element tensor.
+ac_tensor *ac_prelu(ac_graph *g, ac_tensor *x, ac_tensor *slope);
+// Bilinear resize to (oh, ow), align_corners = false, no antialias (PyTorch's interpolate).
+ac_tensor *ac_resize_bilinear(ac_graph *g, ac_tensor *x, int oh, int ow);
+// 2x2 max pool, stride 2 (odd trailing rows/columns are dropped).
+ac_tensor *ac_maxpool2x2(ac_graph *g, ac_tensor *x);
+
+// Elementwise, same shapes, any rank.
+ac_tensor *ac_add(ac_graph *g, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_sub(ac_graph *g, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_scale(ac_graph *g, ac_tensor *x, float s);
+ac_tensor *ac_add_const(ac_graph *g, ac_tensor *x, float c);
+
+// Concatenation of n tensors along dim (0 = batch, 1 = channels); other dims must agree.
+ac_tensor *ac_concat(ac_graph *g, ac_tensor *const *xs, int n, int dim);
+// The slice [start, end) of x along dim (0 or 1), as a new contiguous tensor.
+ac_tensor *ac_slice(ac_graph *g, ac_tensor *x, int dim, int start, int end);
+// Cuts the channels into two equal halves.
+void ac_split_channels(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor **second);
+
+// Reductions and scalar arithmetic; a scalar is a one-element tensor of shape (1).
+ac_tensor *ac_l1_mean(ac_graph *g, ac_tensor *a, ac_tensor *b);  // mean |a - b|
+// a, b: (B, ...). mean over all pairs (i, j) of items and elements of |a_i - b_j|,
+// computed without materialising B*B copies.
+ac_tensor *ac_l1_pairwise_mean(ac_graph *g, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_sum(ac_graph *g, ac_tensor *x);                 // sum of all elements -> scalar
+ac_tensor *ac_div(ac_graph *g, ac_tensor *a, ac_tensor *b);   // scalar a / scalar b
+
+#endif

@@ -1,0 +1,103 @@
+// test_core.c: arena, graph bookkeeping, RNG and the elementwise ops with gradient checks.
+#include "ops/ops.h"
+#include "testlib.h"
+#include "core/arena.h"
+
+static void test_arena(void) {
+    ac_arena *a = ac_arena_new(1 << 20);
+    void *p = ac_arena_alloc(a, 10);
+    void *q = ac_arena_alloc(a, 3 << 20);  // forces a second chunk
+    CHECK(((uintptr_t)p % 64) == 0 && ((uintptr_t)q % 64) == 0);
+    CHECK(ac_arena_used(a) >= (3u << 20));
+    ac_arena_reset(a);
+    CHECK(ac_arena_used(a) == 0);
+    void *r = ac_arena_alloc(a, 3 << 20);  // fits the merged chunk
+    CHECK(r != NULL && ac_arena_peak(a) >= (3u << 20));
+    ac_arena_free(a);
+}
+
+static void test_rng(void) {
+    ac_rng a, b;
+    ac_rng_seed(&a, 42);
+    ac_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) CHECK(ac_rng_next(&a) == ac_rng_next(&b));
+    ac_rng saved = a;
+    uint64_t x = ac_rng_next(&a);
+    a = saved;
+    CHECK(ac_rng_next(&a) == x);
+    double s = 0, s2 = 0;
+    for (int i = 0; i < 20000; i++) {
+        double v = ac_rng_normal(&a);
+        s += v;
+        s2 += v * v;
+    }
+    CHECK(fabs(s / 20000) < 0.05 && fabs(s2 / 20000 - 1.0) < 0.05);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < 10000; i++) {
+        float u = ac_rng_uniform(&a);
+        lo = u < lo ? u : lo;
+        hi = u > hi ? u : hi;
+    }
+    CHECK(lo >= 0.0f && lo < 0.01f && hi < 1.0f && hi > 0.99f);
+    for (int i = 0; i < 1000; i++) CHECK(ac_rng_below(&a, 7) < 7);
+}
+
+static ac_tensor *build_elementwise(ac_graph *g, ac_tensor **in, void *ctx) {
+    (void)ctx;
+    ac_tensor *s = ac_add(g, in[0], in[1]);
+    ac_tensor *d = ac_sub(g, s, ac_scale(g, in[1], 3.0f));
+    return ac_relu(g, ac_add_const(g, d, 0.25f));
+}
+
+static void test_elementwise_grad(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 7);
+    ac_tensor *in[2] = {t_rand4(&r, 2, 3, 4, 5, true), t_rand4(&r, 2, 3, 4, 5, true)};
+    t_gradcheck("elementwise", build_elementwise, in, 2, NULL, 1e-3f, 1e-2, 200);
+    ac_tensor_free(in[0]);
+    ac_tensor_free(in[1]);
+}
+
+static void test_frozen_inputs_get_no_grad(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 8);
+    ac_tensor *x = t_rand4(&r, 1, 2, 3, 3, true);
+    ac_tensor *frozen = t_rand4(&r, 1, 2, 3, 3, false);
+    ac_graph *g = ac_graph_new(true);
+    ac_tensor *loss = ac_sum(g, ac_add(g, x, frozen));
+    CHECK(loss->requires_grad);
+    ac_backward(g, loss);
+    CHECK(frozen->grad == NULL);
+    CHECK(x->grad[0] == 1.0f && x->grad[17] == 1.0f);
+    // Ops on tensors that need no gradient record nothing.
+    size_t nodes = ac_graph_node_count(g);
+    ac_tensor *c = ac_relu(g, frozen);
+    CHECK(!c->requires_grad && ac_graph_node_count(g) == nodes);
+    ac_graph_free(g);
+    ac_tensor_free(x);
+    ac_tensor_free(frozen);
+}
+
+static void test_inference_drop(void) {
+    ac_graph *g = ac_graph_new(false);
+    ac_tensor *a = ac_graph_tensor4(g, 1, 4, 16, 16);
+    ac_init_const(a, 1.0f);
+    size_t one = 4 * 16 * 16 * sizeof(float);
+    ac_tensor *b = ac_scale(g, a, 2.0f);
+    CHECK(ac_graph_bytes(g) == 2 * one);
+    ac_graph_drop(g, a);
+    CHECK(ac_graph_bytes(g) == one);
+    ac_tensor *c = ac_relu(g, b);  // reuses a's slot
+    ac_graph_drop(g, b);
+    CHECK(c->data[5] == 2.0f && ac_graph_peak_bytes(g) == 2 * one);
+    ac_graph_free(g);  // frees c
+}
+
+int main(void) {
+    RUN(test_arena);
+    RUN(test_rng);
+    RUN(test_elementwise_grad);
+    RUN(test_frozen_inputs_get_no_grad);
+    RUN(test_inference_drop);
+    return ac_test_finish();
+}
