@@ -2,7 +2,11 @@
 // ops over strides, odd sizes, padding edges, kernel sizes 1/3/4/11, bias or none, output
 // padding, batch > 1 and frozen weights; direct comparison of the CPU kernels (forward and all
 // three accumulated gradients) with naive double-precision loops, also with tiny column blocks
-// that split image rows; and run-to-run determinism.
+// that split image rows, under both threading modes of the drivers (serial drivers with a
+// threaded OpenBLAS, and OpenMP-split drivers with a single-threaded OpenBLAS, 2 and 3
+// threads); and run-to-run determinism.
+#include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
@@ -188,7 +192,32 @@ static void blocked_kernel_cases(void) {
     ac_cpu_conv_set_block_budget(0);
 }
 
-// Large enough for the OpenMP loops and several blocks: two runs agree bit for bit.
+static void all_kernel_cases(void) {
+    conv_kernel_cases();
+    deconv_kernel_cases();
+    blocked_kernel_cases();
+}
+
+// The drivers split work over OpenMP threads only when OpenBLAS runs one thread.
+static void kernels_threaded_blas(void) {
+    omp_set_num_threads(2);
+    openblas_set_num_threads(2);
+    CHECK(ac_cpu_conv_threads() == 1);
+    all_kernel_cases();
+}
+
+static void kernels_openmp_split(void) {
+    openblas_set_num_threads(1);
+    omp_set_num_threads(2);
+    CHECK(ac_cpu_conv_threads() == 2);
+    all_kernel_cases();
+    omp_set_num_threads(3);
+    CHECK(ac_cpu_conv_threads() == 3);
+    all_kernel_cases();
+    omp_set_num_threads(2);
+}
+
+// Large enough for several blocks and threads: two runs agree bit for bit.
 static void determinism(void) {
     ac_rng r;
     ac_rng_seed(&r, 5);
@@ -305,9 +334,8 @@ static void shapes_and_tape(void) {
 }
 
 int main(void) {
-    RUN(conv_kernel_cases);
-    RUN(deconv_kernel_cases);
-    RUN(blocked_kernel_cases);
+    RUN(kernels_threaded_blas);
+    RUN(kernels_openmp_split);
     RUN(determinism);
     RUN(conv_gradchecks);
     RUN(deconv_gradchecks);

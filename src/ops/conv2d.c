@@ -1,16 +1,12 @@
 // conv2d.c: 2-D convolution with zero padding, any kernel size and stride, optional bias.
-// Kernels: im2col + OpenBLAS GEMM per batch item, in column blocks that bound the scratch
-// memory; a 1x1 stride-1 unpadded convolution is a plain GEMM on the input. Backward: data
-// gradient = W^T dy folded back with col2im, weight gradient = dy col^T summed over the batch
-// in order, bias gradient = sum of dy. All reductions run in a fixed order, so results are
-// the same run to run for a given thread count.
+// Kernels (through the drivers of backend/cpu/im2col.h): forward = W unfold(x) per batch item,
+// in column blocks that bound the scratch memory (a 1x1 stride-1 unpadded convolution uses x
+// in place); backward data = W^T dy folded back with col2im; backward weight = dy unfold(x)^T
+// summed over the batch in order; bias gradient = sum of dy. Every reduction runs in a fixed
+// order, so results are the same run to run for a given thread count.
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "ops/ops.h"
-
-static bool conv_is_pointwise(const ac_conv_geom *g) {
-    return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
-}
 
 static ac_patch_geom conv_patches(const ac_conv_geom *g) {
     AC_ASSERT(g->n > 0 && g->cin > 0 && g->cout > 0 && g->stride >= 1 && g->pad >= 0);
@@ -24,67 +20,23 @@ static ac_patch_geom conv_patches(const ac_conv_geom *g) {
 void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
                            float *y) {
     const ac_patch_geom pg = conv_patches(g);
-    const int K = g->cin * g->kh * g->kw, ohw = g->oh * g->ow;
-    const size_t hw = (size_t)g->h * g->w;
-    const float beta = b ? 1.0f : 0.0f;
-    const bool pointwise = conv_is_pointwise(g);
-    const int nb = ac_cpu_col_block((size_t)K, ohw);
-    float *col = pointwise ? NULL : ac_cpu_scratch((size_t)K * nb);
-    for (int n = 0; n < g->n; n++) {
-        const float *xn = x + (size_t)n * g->cin * hw;
-        float *yn = y + (size_t)n * g->cout * ohw;
-        if (b) ac_cpu_fill_bias(g->cout, (size_t)ohw, b, yn);
-        if (pointwise) {
-            // y (cout, hw) = W (cout, cin) x (cin, hw)
-            ac_cpu_sgemm(false, false, g->cout, ohw, K, 1.0f, w, K, xn, ohw, beta, yn, ohw);
-            continue;
-        }
-        for (int p0 = 0; p0 < ohw; p0 += nb) {
-            const int p1 = AC_MIN(ohw, p0 + nb), m = p1 - p0;
-            ac_cpu_im2col(&pg, xn, p0, p1, col);
-            // y[:, p0:p1] (cout, m) = W (cout, K) col (K, m)
-            ac_cpu_sgemm(false, false, g->cout, m, K, 1.0f, w, K, col, m, beta, yn + p0, ohw);
-        }
-    }
-    ac_aligned_free(col);
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (b) ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
+    // y_n (cout, ohw) = W (cout, K) unfold(x_n) (K, ohw) [+ bias]
+    ac_cpu_conv_unfold_gemm(&pg, g->n, g->cout, w, x, g->cin * hw, b ? 1.0f : 0.0f, y,
+                            g->cout * ohw);
 }
 
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db) {
     const ac_patch_geom pg = conv_patches(g);
-    const int K = g->cin * g->kh * g->kw, ohw = g->oh * g->ow;
-    const size_t hw = (size_t)g->h * g->w;
-    if (db) ac_cpu_bias_grad(g->n, g->cout, (size_t)ohw, dy, db);
-    if (!dx && !dw) return;
-    const bool pointwise = conv_is_pointwise(g);
-    const int nb = ac_cpu_col_block((size_t)K, ohw);
-    float *col = pointwise ? NULL : ac_cpu_scratch((size_t)K * nb);
-    for (int n = 0; n < g->n; n++) {
-        const float *xn = x + (size_t)n * g->cin * hw;
-        const float *dyn = dy + (size_t)n * g->cout * ohw;
-        float *dxn = dx ? dx + (size_t)n * g->cin * hw : NULL;
-        if (pointwise) {
-            // dW (cout, cin) += dy (cout, hw) x^T (hw, cin); dx (cin, hw) += W^T dy
-            if (dw) ac_cpu_sgemm(false, true, g->cout, K, ohw, 1.0f, dyn, ohw, xn, ohw, 1.0f, dw, K);
-            if (dx) ac_cpu_sgemm(true, false, K, ohw, g->cout, 1.0f, w, K, dyn, ohw, 1.0f, dxn, ohw);
-            continue;
-        }
-        for (int p0 = 0; p0 < ohw; p0 += nb) {
-            const int p1 = AC_MIN(ohw, p0 + nb), m = p1 - p0;
-            if (dw) {
-                // dW (cout, K) += dy[:, p0:p1] (cout, m) col^T (m, K)
-                ac_cpu_im2col(&pg, xn, p0, p1, col);
-                ac_cpu_sgemm(false, true, g->cout, K, m, 1.0f, dyn + p0, ohw, col, m, 1.0f, dw, K);
-            }
-            if (dx) {
-                // dcol (K, m) = W^T (K, cout) dy[:, p0:p1] (cout, m), folded into dx
-                ac_cpu_sgemm(true, false, K, m, g->cout, 1.0f, w, K, dyn + p0, ohw, 0.0f, col, m);
-                ac_cpu_col2im_add(&pg, col, p0, p1, dxn);
-            }
-        }
-    }
-    ac_aligned_free(col);
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
+    // dW (cout, K) += sum_n dy_n (cout, ohw) unfold(x_n)^T
+    if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, g->cin * hw, dw);
+    // dx_n += fold(W^T dy_n)
+    if (dx) ac_cpu_conv_gemm_fold(&pg, g->n, g->cout, w, dy, g->cout * ohw, dx, g->cin * hw);
 }
 
 static ac_conv_geom conv_geom(const ac_tensor *x, const ac_tensor *w, int stride, int pad) {

@@ -3,8 +3,6 @@
 // conv2d from the output grid to the input grid, so the kernels reuse im2col/col2im with the
 // roles swapped: forward = GEMM W^T x then col2im into y; backward data = W im2col(dy);
 // backward weight = x im2col(dy)^T summed over the batch in order; bias = sum of dy.
-#include <string.h>
-
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "ops/ops.h"
@@ -19,71 +17,26 @@ static ac_patch_geom deconv_patches(const ac_conv_geom *g) {
                            .stride = g->stride, .pad = g->pad, .oh = g->h, .ow = g->w};
 }
 
-static bool deconv_is_pointwise(const ac_conv_geom *g) {
-    return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
-}
-
 // x (n, cin, h, w), w (cin, cout, kh, kw), b (cout) or NULL -> y (n, cout, oh, ow)
 void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,
                                      const float *b, float *y) {
     const ac_patch_geom pg = deconv_patches(g);
-    const int K = g->cout * g->kh * g->kw, hw = g->h * g->w;
-    const size_t ohw = (size_t)g->oh * g->ow;
-    const bool pointwise = deconv_is_pointwise(g);
-    const int nb = ac_cpu_col_block((size_t)K, hw);
-    float *col = pointwise ? NULL : ac_cpu_scratch((size_t)K * nb);
-    for (int n = 0; n < g->n; n++) {
-        const float *xn = x + (size_t)n * g->cin * hw;
-        float *yn = y + (size_t)n * g->cout * ohw;
-        if (b) ac_cpu_fill_bias(g->cout, ohw, b, yn);
-        if (pointwise) {
-            // y (cout, hw) = W^T (cout, cin) x (cin, hw)
-            ac_cpu_sgemm(true, false, K, hw, g->cin, 1.0f, w, K, xn, hw, b ? 1.0f : 0.0f, yn, hw);
-            continue;
-        }
-        if (!b) memset(yn, 0, (size_t)g->cout * ohw * sizeof(float));
-        for (int p0 = 0; p0 < hw; p0 += nb) {
-            const int p1 = AC_MIN(hw, p0 + nb), m = p1 - p0;
-            // col (K, m) = W^T (K, cin) x[:, p0:p1] (cin, m), folded into y
-            ac_cpu_sgemm(true, false, K, m, g->cin, 1.0f, w, K, xn + p0, hw, 0.0f, col, m);
-            ac_cpu_col2im_add(&pg, col, p0, p1, yn);
-        }
-    }
-    ac_aligned_free(col);
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
+    // y_n += fold(W^T x_n): W (cin, K = cout kh kw), x_n (cin, hw)
+    ac_cpu_conv_gemm_fold(&pg, g->n, g->cin, w, x, g->cin * hw, y, g->cout * ohw);
 }
 
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db) {
     const ac_patch_geom pg = deconv_patches(g);
-    const int K = g->cout * g->kh * g->kw, hw = g->h * g->w;
-    const size_t ohw = (size_t)g->oh * g->ow;
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
-    if (!dx && !dw) return;
-    const bool pointwise = deconv_is_pointwise(g);
-    const int nb = pointwise ? hw : ac_cpu_col_block((size_t)K, hw);
-    float *col = pointwise ? NULL : ac_cpu_scratch((size_t)K * nb);
-    for (int n = 0; n < g->n; n++) {
-        const float *xn = x + (size_t)n * g->cin * hw;
-        const float *dyn = dy + (size_t)n * g->cout * ohw;
-        float *dxn = dx ? dx + (size_t)n * g->cin * hw : NULL;
-        for (int p0 = 0; p0 < hw; p0 += nb) {
-            const int p1 = AC_MIN(hw, p0 + nb), m = p1 - p0;
-            // the patches of dy at the input positions [p0, p1): (K, m), ld ldc
-            const float *c = dyn + p0;
-            int ldc = hw;
-            if (!pointwise) {
-                ac_cpu_im2col(&pg, dyn, p0, p1, col);
-                c = col;
-                ldc = m;
-            }
-            // dx[:, p0:p1] (cin, m) += W (cin, K) c (K, m)
-            if (dx) ac_cpu_sgemm(false, false, g->cin, m, K, 1.0f, w, K, c, ldc, 1.0f, dxn + p0, hw);
-            // dW (cin, K) += x[:, p0:p1] (cin, m) c^T (m, K)
-            if (dw) ac_cpu_sgemm(false, true, g->cin, K, m, 1.0f, xn + p0, hw, c, ldc, 1.0f, dw, K);
-        }
-    }
-    ac_aligned_free(col);
+    // dx_n (cin, hw) += W (cin, K) unfold(dy_n) (K, hw)
+    if (dx) ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+    // dW (cin, K) += sum_n x_n (cin, hw) unfold(dy_n)^T
+    if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cin, x, g->cin * hw, dy, g->cout * ohw, dw);
 }
 
 static ac_conv_geom deconv_geom(const ac_tensor *x, const ac_tensor *w, int stride, int pad,
