@@ -1,8 +1,10 @@
 // resize_bilinear.c: bilinear resampling with align_corners = false and no antialias, as
 // PyTorch 1.13's F.interpolate(mode='bilinear'). Along each axis the scale is in/out (float);
-// output index d reads source coordinate s = scale (d + 0.5) - 0.5 (evaluated in double and
-// rounded to float, as PyTorch does), clamped below at 0; i0 = floor(s), i1 = min(i0 + 1, in - 1),
-// lambda1 = s - i0, lambda0 = 1 - lambda1. The backward scatters dy with the same weights.
+// output index d reads source coordinate s = scale (d + 0.5) - 0.5, clamped below at 0;
+// i0 = floor(s), i1 = min(i0 + 1, in - 1), lambda1 = s - i0, lambda0 = 1 - lambda1. s is kept in
+// double and only lambda1 is rounded to float: that reproduces PyTorch's weights bit for bit
+// (checked by one-hot probing for many size pairs; rounding s to float first does not).
+// The backward scatters dy with the same weights.
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_kernels.h"
@@ -24,11 +26,11 @@ static void axis_taps(int in, int out, axis_tap *taps) {
             t->l1 = 0.0f;
             continue;
         }
-        float s = (float)((double)scale * ((double)d + 0.5) - 0.5);
-        if (s < 0.0f) s = 0.0f;
-        t->i0 = (int)s;
+        double s = (double)scale * ((double)d + 0.5) - 0.5;
+        if (s < 0.0) s = 0.0;
+        t->i0 = AC_MIN((int)s, in - 1);
         t->i1 = t->i0 + (t->i0 < in - 1 ? 1 : 0);
-        float l1 = s - (float)t->i0;
+        float l1 = (float)(s - (double)t->i0);
         t->l1 = l1 < 0.0f ? 0.0f : (l1 > 1.0f ? 1.0f : l1);
         t->l0 = 1.0f - t->l1;
     }
