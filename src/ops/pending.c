@@ -6,5 +6,3 @@
 #include "backend/cpu/cpu_kernels.h"
 
 #define PENDING(name) do { fprintf(stderr, "allclear: %s is not implemented\n", name); abort(); } while (0)
-
-
