@@ -218,31 +218,46 @@ static void kernels_openmp_split(void) {
 }
 
 // Large enough for several blocks and threads: two runs agree bit for bit.
-static void determinism(void) {
+static void determinism_case(ac_conv_geom g, bool transposed) {
     ac_rng r;
     ac_rng_seed(&r, 5);
-    ac_conv_geom g = conv_g(2, 8, 40, 36, 8, 3, 1, 1);
     size_t nx = (size_t)g.n * g.cin * g.h * g.w, ny = (size_t)g.n * g.cout * g.oh * g.ow;
-    size_t nw = (size_t)g.cout * g.cin * 9;
-    float *x = rand_buf(&r, nx), *w = rand_buf(&r, nw), *b = rand_buf(&r, 8), *dy = rand_buf(&r, ny);
+    size_t nw = (size_t)g.cout * g.cin * g.kh * g.kw, nb = (size_t)g.cout;
+    float *x = rand_buf(&r, nx), *w = rand_buf(&r, nw), *b = rand_buf(&r, nb);
+    float *dy = rand_buf(&r, ny);
     float *out[2][4];
     ac_cpu_conv_set_block_budget(72 * 600);
     for (int run = 0; run < 2; run++) {
         out[run][0] = malloc(ny * sizeof(float));
         out[run][1] = calloc(nx, sizeof(float));
         out[run][2] = calloc(nw, sizeof(float));
-        out[run][3] = calloc(8, sizeof(float));
-        ac_cpu_conv2d_forward(&g, x, w, b, out[run][0]);
-        ac_cpu_conv2d_backward(&g, x, w, dy, out[run][1], out[run][2], out[run][3]);
+        out[run][3] = calloc(nb, sizeof(float));
+        if (transposed) {
+            ac_cpu_conv_transpose2d_forward(&g, x, w, b, out[run][0]);
+            ac_cpu_conv_transpose2d_backward(&g, x, w, dy, out[run][1], out[run][2], out[run][3]);
+        } else {
+            ac_cpu_conv2d_forward(&g, x, w, b, out[run][0]);
+            ac_cpu_conv2d_backward(&g, x, w, dy, out[run][1], out[run][2], out[run][3]);
+        }
     }
     ac_cpu_conv_set_block_budget(0);
     CHECK(memcmp(out[0][0], out[1][0], ny * sizeof(float)) == 0);
     CHECK(memcmp(out[0][1], out[1][1], nx * sizeof(float)) == 0);
     CHECK(memcmp(out[0][2], out[1][2], nw * sizeof(float)) == 0);
-    CHECK(memcmp(out[0][3], out[1][3], 8 * sizeof(float)) == 0);
+    CHECK(memcmp(out[0][3], out[1][3], nb * sizeof(float)) == 0);
     for (int run = 0; run < 2; run++)
         for (int k = 0; k < 4; k++) free(out[run][k]);
     free(x); free(w); free(b); free(dy);
+}
+
+static void determinism(void) {
+    for (int mode = 0; mode < 2; mode++) {
+        openblas_set_num_threads(mode ? 1 : 2);
+        omp_set_num_threads(2);
+        CHECK(ac_cpu_conv_threads() == (mode ? 2 : 1));
+        determinism_case(conv_g(2, 8, 40, 36, 8, 3, 1, 1), false);
+        determinism_case(deconv_g(3, 8, 20, 18, 8, 4, 2, 1, 0), true);
+    }
 }
 
 // ---------------------------------------------------------------- gradient checks
