@@ -2,9 +2,10 @@
 // weight) on the shapes of the restoration network and VGG19, next to OpenBLAS sgemm on a
 // large square product measured in the same run, with the ratio to sgemm.
 // Usage: bench_conv [--threads N] [--blas-threads B] [--reps R] [--quick] [--only SUBSTRING]
+//                   [--budget FLOATS]
 // --blas-threads sets OpenBLAS's own thread count for the convolutions (the sgemm reference
 // always uses N): 1 lets the conv drivers split the work over N OpenMP threads; the default
-// is whatever ac_set_threads chose.
+// is whatever ac_set_threads chose. --budget sets the conv scratch budget (floats per call).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,11 +133,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--blas-threads") && i + 1 < argc) blas_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
+            ac_cpu_conv_set_block_budget((size_t)atol(argv[++i]));
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
             fprintf(stderr,
                     "usage: %s [--threads N] [--blas-threads B] [--reps R] [--quick] "
-                    "[--only SUBSTRING]\n",
+                    "[--only SUBSTRING] [--budget FLOATS]\n",
                     argv[0]);
             return 2;
         }

@@ -119,7 +119,7 @@ int ac_cpu_conv_threads(void) {
 
 // Scratch budget per call (floats): large enough for efficient GEMMs, small enough to stay
 // near the caches and to be reused by the allocator from call to call.
-#define AC_COL_BUDGET_DEFAULT ((size_t)1 << 21)
+#define AC_COL_BUDGET_DEFAULT ((size_t)1 << 20)
 #define AC_COL_MIN 256
 static size_t col_budget = AC_COL_BUDGET_DEFAULT;
 
