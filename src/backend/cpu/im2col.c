@@ -117,19 +117,21 @@ int ac_cpu_conv_threads(void) {
     return t;
 }
 
-// Scratch budget per call (floats): large enough for efficient GEMMs, small enough to stay
-// near the caches and to be reused by the allocator from call to call.
-#define AC_COL_BUDGET_DEFAULT ((size_t)1 << 20)
+// Scratch budget (floats): 2^21 (8 MB) when one thread unfolds for a GEMM that OpenBLAS
+// threads (larger GEMMs thread better), 2^19 (2 MB, about one L2 cache) per thread when the
+// threads split the work; measured on the network's shapes. Tests may override the total.
+#define AC_COL_BUDGET_SERIAL ((size_t)1 << 21)
+#define AC_COL_BUDGET_PER_THREAD ((size_t)1 << 19)
 #define AC_COL_MIN 256
-static size_t col_budget = AC_COL_BUDGET_DEFAULT;
+static size_t budget_override;
 
-void ac_cpu_conv_set_block_budget(size_t floats) {
-    col_budget = floats ? floats : AC_COL_BUDGET_DEFAULT;
-}
+void ac_cpu_conv_set_block_budget(size_t floats) { budget_override = floats; }
 
 // Positions per column block for `rows` scratch rows, one of `threads` blocks in flight.
 static int block_cols(size_t rows, int positions, int threads) {
-    size_t budget = col_budget / (size_t)threads;
+    size_t budget = budget_override ? budget_override / (size_t)threads
+                    : threads == 1  ? AC_COL_BUDGET_SERIAL
+                                    : AC_COL_BUDGET_PER_THREAD;
     size_t nb = budget / (rows ? rows : 1), least = AC_MIN(budget, (size_t)AC_COL_MIN);
     if (nb < least) nb = least;
     if (nb < 1) nb = 1;

@@ -55,8 +55,9 @@ void ac_cpu_fill_bias(int n, int c, size_t len, const float *b, float *y);
 // dy (n, c, len): db[k] += sum over n and len of channel k (in double, fixed order).
 void ac_cpu_bias_grad(int n, int c, size_t len, const float *dy, float *db);
 
-// Changes the scratch budget (floats per call; 0 restores the default). For tests, which use
-// a tiny budget to put block boundaries inside image rows; not thread-safe.
+// Overrides the scratch budget (floats per call, shared by the threads; 0 restores the
+// default policy). For tests, which use a tiny budget to put block boundaries inside image
+// rows, and for tuning; not thread-safe.
 void ac_cpu_conv_set_block_budget(size_t floats);
 
 #endif
