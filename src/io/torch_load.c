@@ -208,6 +208,24 @@ static ac_status zip_stat_checked(loader *L, zip_int64_t idx, const char *name, 
     return AC_OK;
 }
 
+// Newer writers add <dir>/byteorder ("little" or "big"); absent means little-endian.
+static ac_status check_byteorder(loader *L) {
+    size_t nlen = strlen(L->prefix) + 10;
+    char *name = ac_xmalloc(nlen);
+    snprintf(name, nlen, "%sbyteorder", L->prefix);
+    zip_int64_t idx = zip_name_locate(L->za, name, ZIP_FL_ENC_RAW);
+    ac_status s = AC_OK;
+    zip_stat_t st;
+    unsigned char *text = NULL;
+    if (idx >= 0 && (s = zip_stat_checked(L, idx, name, &st)) == AC_OK && st.size < 16 &&
+        (s = zip_read_entry(L, idx, name, st.size, &text)) == AC_OK &&
+        st.size >= 3 && !memcmp(text, "big", 3))
+        s = ac_fail(AC_ERR_UNSUPPORTED, "big-endian checkpoints are not supported");
+    free(text);
+    free(name);
+    return s;
+}
+
 static ac_status open_zip(loader *L) {
     int err = 0;
     L->za = zip_open(L->path, ZIP_RDONLY, &err);
@@ -240,7 +258,8 @@ static ac_status open_zip(loader *L) {
     L->prefix[plen] = '\0';
     char *name = ac_xstrdup(pkl_name);  // zip_get_name's string may not outlive later calls
     zip_stat_t st;
-    ac_status s = zip_stat_checked(L, pkl, name, &st);
+    ac_status s = check_byteorder(L);
+    if (s == AC_OK) s = zip_stat_checked(L, pkl, name, &st);
     if (s == AC_OK && st.size > MAX_PICKLE_BYTES)
         s = ac_fail(AC_ERR_FORMAT, "'%s' is %llu bytes (limit %llu)", name, (unsigned long long)st.size,
                     (unsigned long long)MAX_PICKLE_BYTES);
@@ -393,7 +412,10 @@ static ac_status open_checkpoint(loader *L, const char *path) {
     fclose(f);
     if (n == 4 && head[0] == 'P' && head[1] == 'K' && ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6)))
         return open_zip(L);
-    return open_legacy(L);
+    ac_status s = open_legacy(L);
+    if (s != AC_OK && L->file && L->file_len > 262 && !memcmp(L->file + 257, "ustar", 5))
+        return ac_fail(AC_ERR_UNSUPPORTED, "a tar archive: PyTorch's format before 0.1.10 is not supported");
+    return s;
 }
 
 // "a, b, c" (truncated), for error messages.
@@ -488,6 +510,23 @@ static elem_reader reader_for(ac_pk_dtype dt) {
     }
 }
 
+static bool host_little_endian(void) {
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+// Row-major contiguous (dimensions of size 1 may have any stride).
+static bool is_contiguous(int nd, const int64_t *size, const int64_t *stride) {
+    int64_t expect = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        if (size[d] != 1 && stride[d] != expect) return false;
+        expect *= size[d];
+    }
+    return true;
+}
+
 static ac_status materialise(loader *L, const char *name, const ac_pk_value *tv, ac_tensor **out) {
     const ac_pk_value *sv = tv->u.tensor.storage;
     ac_pk_dtype dt = sv->u.storage.dtype;
@@ -539,7 +578,10 @@ static ac_status materialise(loader *L, const char *name, const ac_pk_value *tv,
         ac_error_prefix("tensor '%s'", name);
         return AC_ERR_NOMEM;
     }
-    if (numel > 0) {
+    if (numel > 0 && dt == AC_PK_F32 && host_little_endian() && is_contiguous(nd, size, stride)) {
+        const unsigned char *src = r->data + ((size_t)sv->u.storage.view_offset + (size_t)tv->u.tensor.offset) * 4;
+        memcpy(t->data, src, (size_t)numel * 4);
+    } else if (numel > 0) {
         const unsigned char *data = r->data + (size_t)sv->u.storage.view_offset * esz;
         uint64_t pos = (uint64_t)tv->u.tensor.offset;
         int64_t idx[AC_MAX_DIMS] = {0};
