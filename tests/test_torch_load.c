@@ -71,10 +71,11 @@ static void check_against_expected(const char *what, const ac_tensor_map *m, con
         char a[64], b[64];
         CHECK_MSG(ac_same_shape(got, want), "%s: '%s' has shape %s, expected %s", what, name,
                   ac_shape_str(got, a, sizeof a), ac_shape_str(want, b, sizeof b));
-        if (ac_same_shape(got, want))
-            CHECK_MSG(!memcmp(got->data, want->data, ac_numel(want) * sizeof(float)),
-                      "%s: '%s' values differ (first: got %g want %g)", what, name,
-                      ac_numel(want) ? (double)got->data[0] : 0.0, ac_numel(want) ? (double)want->data[0] : 0.0);
+        if (!ac_same_shape(got, want)) continue;
+        size_t k = 0, nel = ac_numel(want);  // bit-exact: conversions to float32 are exact
+        while (k < nel && !memcmp(&got->data[k], &want->data[k], sizeof(float))) k++;
+        CHECK_MSG(k == nel, "%s: '%s' differs first at [%zu]: got %.9g want %.9g", what, name, k,
+                  k < nel ? (double)got->data[k] : 0.0, k < nel ? (double)want->data[k] : 0.0);
     }
     CHECK_MSG(n > 0 && m->count == n, "%s: %d tensors loaded, %d expected", what, m->count, n);
 }
@@ -152,6 +153,13 @@ static void test_protocols_and_names(void) {
     load_and_check(GOLDEN "epoch_10_psnr30.123_ssim0.912", NULL, "dotted");
     load_fails(GOLDEN "whole_module.pth", NULL, "object torch.nn.modules.container.Sequential");
     load_fails(GOLDEN "no_such_file.pth", NULL, "cannot open");
+    static unsigned char tar[1024];
+    memcpy(tar, "model/", 6);
+    memcpy(tar + 257, "ustar", 5);
+    spit(tmp_path("old.tar"), tar, sizeof tar);
+    load_fails(tmp_path("old.tar"), NULL, "before 0.1.10");
+    spit(tmp_path("old.tar"), "", 0);
+    load_fails(tmp_path("old.tar"), NULL, "empty");
 }
 
 static void test_describe(void) {
@@ -571,6 +579,64 @@ static void test_bad_views_and_sizes(void) {
     }
 }
 
+static void test_legacy_storage_view_and_missing_data(void) {
+    // Old legacy files may name a view of a root storage: ('view key', offset, size).
+    static const float root[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (int variant = 0; variant < 3; variant++) {
+        pb p = {0};
+        pb_begin(&p);
+        pb_op(&p, '}');
+        pb_str(&p, "w");
+        pb_global(&p, "torch._utils", "_rebuild_tensor");
+        pb_op(&p, '(');
+        pb_op(&p, '(');
+        pb_str(&p, "storage");
+        pb_global(&p, "torch.cuda", "FloatStorage");  // GPU-saved legacy files load too
+        pb_str(&p, "root");
+        pb_str(&p, "cuda:0");
+        pb_int(&p, 8);
+        pb_op(&p, '(');
+        pb_str(&p, "v");
+        pb_int(&p, 2);                    // view starts at element 2
+        pb_int(&p, variant == 1 ? 7 : 5); // and has 5 elements (7: past the root's end)
+        pb_op(&p, 't');
+        pb_op(&p, 't');
+        pb_op(&p, 'Q');
+        pb_int(&p, 1);  // tensor offset inside the view
+        int64_t size[1] = {3}, stride[1] = {variant == 2 ? 2 : 1};
+        pb_ints(&p, size, 1);
+        pb_ints(&p, stride, 1);
+        pb_op(&p, 't');
+        pb_op(&p, 'R');
+        pb_op(&p, 's');
+        pb_op(&p, '.');
+        const char *keys[] = {"root"};
+        const void *data[] = {root};
+        size_t bytes[] = {sizeof root};
+        uint64_t count[] = {8};
+        write_legacy(tmp_path("view.pth"), &p, 1, keys, count, data, bytes);
+        ac_tensor_map *m = NULL;
+        ac_status st = ac_torch_load(tmp_path("view.pth"), NULL, &m);
+        if (variant == 0) {
+            ac_tensor *w = m ? ac_tensor_map_get(m, "w") : NULL;
+            CHECK_MSG(st == AC_OK && w && w->shape[0] == 3 && w->data[0] == 3 && w->data[2] == 5, "%s", ac_error_message());
+        } else if (variant == 1) {
+            CHECK_MSG(st != AC_OK && strstr(ac_error_message(), "storage view of 'root'"), "%s", ac_error_message());
+        } else {  // offset 1 + 2 * 2 = 5 is outside the 5-element view
+            CHECK_MSG(st != AC_OK && strstr(ac_error_message(), "reaches past the end"), "%s", ac_error_message());
+        }
+        ac_tensor_map_free(m);
+        // The same pickle in a zip without its data entry; and a legacy file without records.
+        if (variant == 0) {
+            write_zip(tmp_path("view.pth"), "nodata", p.b, p.n, 0, NULL, NULL, NULL);
+            load_fails(tmp_path("view.pth"), NULL, "storage entry 'nodata/data/root' is missing");
+            write_legacy(tmp_path("view.pth"), &p, 0, NULL, NULL, NULL, NULL);
+            load_fails(tmp_path("view.pth"), NULL, "no data record");
+        }
+        free(p.b);
+    }
+}
+
 static ac_status run_pickle(const void *buf, size_t len, ac_pk_value **out, ac_pickle *vm) {
     size_t used;
     return ac_pickle_run(vm, buf, len, &used, NULL, NULL, out);
@@ -759,6 +825,64 @@ static void test_corruption_fuzz(void) {
     CHECK(failed > 0);
 }
 
+static ac_status soup_persload(void *ctx, ac_pickle *vm, const ac_pk_value *pid, ac_pk_value **out) {
+    (void)ctx;
+    if (pid->kind != AC_PK_TUPLE) return ac_fail(AC_ERR_FORMAT, "persistent id is not a tuple");
+    *out = ac_pickle_new_storage(vm, "k", AC_PK_F32, 4, 0, false);
+    return *out ? AC_OK : AC_ERR_NOMEM;
+}
+
+// Random programs stitched from opcode snippets (allow-listed and forbidden globals included):
+// every run must end in a status, never a crash or a leak.
+static void test_opcode_soup(void) {
+#define S(x) {x, sizeof(x) - 1}
+    static const struct { const char *b; size_t n; } snip[] = {
+        S("("), S("0"), S("1"), S("2"), S("N"), S("\x88"), S("\x89"), S("K\x05"),
+        S("J\xff\xff\xff\xff"), S("M\x01\x02"), S("\x8a\x01\x80"), S("\x8a\x09\1\2\3\4\5\6\7\x08\x09"),
+        S("G\x3f\xf0\0\0\0\0\0\0"), S("X\x01\0\0\0" "a"), S("\x8c\x01" "b"), S("B\x01\0\0\0" "z"),
+        S("}"), S("]"), S(")"), S("\x8f"), S("t"), S("l"), S("d"), S("\x85"), S("\x86"), S("\x87"),
+        S("a"), S("e"), S("s"), S("u"), S("\x90"), S("\x91"), S("b"), S("R"), S("\x81"), S("\x92"),
+        S("Q"), S("q\0"), S("q\1"), S("h\0"), S("h\1"), S("r\2\0\0\0"), S("j\2\0\0\0"), S("\x94"),
+        S("ccollections\nOrderedDict\n"), S("ccollections\ndefaultdict\n"),
+        S("ctorch._utils\n_rebuild_tensor_v2\n"), S("ctorch._utils\n_rebuild_parameter\n"),
+        S("ctorch._tensor\n_rebuild_from_type_v2\n"), S("ctorch\nFloatStorage\n"),
+        S("c__builtin__\nset\n"), S("cbuiltins\nfrozenset\n"), S("cos\nsystem\n"), S("\x93"),
+        S("I7\n"), S("I01\n"), S("L-9L\n"), S("F1.5\n"), S("Vx\\u00e9\n"), S("S'y'\n"), S("p3\n"), S("g3\n"),
+        S("\x95\x02\0\0\0\0\0\0\0"), S("\x98"), S("\x82\x01"), S("icollections\nOrderedDict\n"), S("o"),
+        S("Pk\n"), S("\x80\x02"), S("."),
+    };
+#undef S
+    const size_t nsnip = sizeof snip / sizeof *snip;
+    uint64_t rng = 12345;
+    unsigned char prog[4096];
+    int ok = 0, refused = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 0;
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        int len = 1 + (int)((rng >> 33) % 80);
+        for (int k = 0; k < len; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t j = (size_t)(rng >> 33) % nsnip;
+            memcpy(prog + n, snip[j].b, snip[j].n);
+            n += snip[j].n;
+        }
+        prog[n++] = '.';
+        ac_pickle *vm = ac_pickle_new();
+        ac_pk_value *v = NULL;
+        size_t used;
+        if (ac_pickle_run(vm, prog, n, &used, soup_persload, NULL, &v) == AC_OK) {
+            char d[256];
+            ac_pk_describe(v, d, sizeof d);
+            ok++;
+        } else {
+            refused++;
+        }
+        ac_pickle_free(vm);
+    }
+    printf("  opcode soup: %d ran to STOP, %d refused\n", ok, refused);
+    CHECK(ok > 100 && refused > 100);
+}
+
 static void test_legacy_module_pid(void) {
     // Legacy whole-module saves name their classes with ('module', class, file, source).
     pb p = {0};
@@ -809,12 +933,14 @@ int main(void) {
     RUN(test_payloads_never_run);
     RUN(test_truncated_files);
     RUN(test_bad_views_and_sizes);
+    RUN(test_legacy_storage_view_and_missing_data);
     RUN(test_pickle_machine);
     RUN(test_limits);
     RUN(test_corruption_fuzz);
+    RUN(test_opcode_soup);
     RUN(test_legacy_module_pid);
     ac_tensor_map_free(expected);
-    const char *names[] = {"bare.pkl", "evil.pth", "cut.pth", "cutpkl.pth", "view.pth", "fuzz.pth", "module.pth", "pwned"};
+    const char *names[] = {"old.tar", "bare.pkl", "evil.pth", "cut.pth", "cutpkl.pth", "view.pth", "fuzz.pth", "module.pth", "pwned"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink(tmp_path(names[i]));
     rmdir(tmpdir);
     return ac_test_finish();
