@@ -4,46 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_kernels.h"
 #include "image/image.h"
 
-// One axis of PyTorch's bilinear sampling (align_corners=False): for each output index the
-// two source indices and the weight of the upper one. Arithmetic in float like PyTorch's CPU
-// kernel for float tensors, so results agree to the last bit or two.
-static void axis_weights(int in, int out, int *i0, int *i1, float *l1) {
-    const float scale = (float)in / (float)out;
-    for (int d = 0; d < out; d++) {
-        float src = scale * ((float)d + 0.5f) - 0.5f;
-        if (src < 0.0f) src = 0.0f;
-        int lo = (int)src;
-        if (lo > in - 1) lo = in - 1;
-        i0[d] = lo;
-        i1[d] = lo < in - 1 ? lo + 1 : lo;
-        l1[d] = src - (float)lo;
-    }
-}
-
+// The CPU kernel of the resize op (src/ops/resize_bilinear.c), bit-exact with PyTorch.
 void ac_image_resize_planes(const float *x, size_t nc, int h, int w, float *y, int oh, int ow) {
     AC_ASSERT(h > 0 && w > 0 && oh > 0 && ow > 0);
-    int *y0 = ac_xmalloc(sizeof(int) * (size_t)(2 * oh + 2 * ow));
-    int *y1 = y0 + oh, *x0 = y1 + oh, *x1 = x0 + ow;
-    float *ly = ac_xmalloc(sizeof(float) * (size_t)(oh + ow)), *lx = ly + oh;
-    axis_weights(h, oh, y0, y1, ly);
-    axis_weights(w, ow, x0, x1, lx);
-    for (size_t p = 0; p < nc; p++) {
-        const float *src = x + p * (size_t)h * w;
-        float *dst = y + p * (size_t)oh * ow;
-        for (int i = 0; i < oh; i++) {
-            const float *ra = src + (size_t)y0[i] * w, *rb = src + (size_t)y1[i] * w;
-            const float h1 = ly[i], h0 = 1.0f - h1;
-            for (int j = 0; j < ow; j++) {
-                const float w1 = lx[j], w0 = 1.0f - w1;
-                dst[(size_t)i * ow + j] = h0 * (w0 * ra[x0[j]] + w1 * ra[x1[j]]) +
-                                          h1 * (w0 * rb[x0[j]] + w1 * rb[x1[j]]);
-            }
-        }
-    }
-    free(y0);
-    free(ly);
+    ac_cpu_resize_bilinear_forward(nc, h, w, oh, ow, x, y);
 }
 
 ac_tensor *ac_image_resize(const ac_tensor *t, int oh, int ow) {
