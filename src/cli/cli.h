@@ -13,5 +13,7 @@ typedef struct ac_command {
 #define AC_VERSION "0.1.0"
 
 int ac_cmd_version(int argc, char **argv);
+int ac_cmd_metrics(int argc, char **argv);
+int ac_cmd_synth(int argc, char **argv);
 
 #endif

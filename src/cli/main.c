@@ -7,6 +7,8 @@
 
 static const ac_command commands[] = {
     {"version", "print the version", ac_cmd_version},
+    {"metrics", "PSNR and SSIM of an image against its ground truth", ac_cmd_metrics},
+    {"synth", "make degraded/clean training pairs (haze, rain, snow)", ac_cmd_synth},
 };
 
 static void usage(FILE *f) {

@@ -14,7 +14,8 @@ def _as_f32(value):
             value = value.detach().cpu().numpy()
     except ImportError:
         pass
-    return np.ascontiguousarray(np.asarray(value, dtype=np.float32))
+    # np.array(order="C") keeps 0-dim arrays 0-dim (np.ascontiguousarray makes them 1-dim).
+    return np.array(value, dtype=np.float32, order="C")
 
 
 def write(path, tensors, metadata=None):
