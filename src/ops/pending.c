@@ -7,11 +7,6 @@
 
 #define PENDING(name) do { fprintf(stderr, "allclear: %s is not implemented\n", name); abort(); } while (0)
 
-void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b, float *y) { (void)g; (void)x; (void)w; (void)b; (void)y; PENDING("conv2d"); }
-void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w, const float *dy, float *dx, float *dw, float *db) { (void)g; (void)x; (void)w; (void)dy; (void)dx; (void)dw; (void)db; PENDING("conv2d"); }
-void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b, float *y) { (void)g; (void)x; (void)w; (void)b; (void)y; PENDING("conv_transpose2d"); }
-void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w, const float *dy, float *dx, float *dw, float *db) { (void)g; (void)x; (void)w; (void)dy; (void)dx; (void)dw; (void)db; PENDING("conv_transpose2d"); }
-
 void ac_cpu_reflection_pad_forward(size_t nc, int h, int w, int top, int bottom, int left, int right, const float *x, float *y) { (void)nc; (void)h; (void)w; (void)top; (void)bottom; (void)left; (void)right; (void)x; (void)y; PENDING("reflection_pad"); }
 void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left, int right, const float *dy, float *dx) { (void)nc; (void)h; (void)w; (void)top; (void)bottom; (void)left; (void)right; (void)dy; (void)dx; PENDING("reflection_pad"); }
 void ac_cpu_prelu_forward(size_t n, float slope, const float *x, float *y) { (void)n; (void)slope; (void)x; (void)y; PENDING("prelu"); }
