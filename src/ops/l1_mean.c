@@ -1,0 +1,54 @@
+// l1_mean.c: F.l1_loss(a, b) with mean reduction: mean |a - b| as a scalar (shape (1)).
+// The sum is taken in double over a fixed partition (chunked_sum.h). Gradient: with
+// s = g / n, da += s sign(a - b) and db -= s sign(a - b), sign(0) = 0 as in PyTorch.
+#include <math.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "ops/chunked_sum.h"
+#include "ops/ops.h"
+
+// a, b: (n) -> mean |a - b|
+float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b) {
+    double part[AC_SUM_MAX_CHUNKS];
+    size_t nch = ac_sum_chunks(n, n);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (size_t c = 0; c < nch; c++) {
+        double s = 0;
+        for (size_t i = ac_chunk_lo(n, nch, c), hi = ac_chunk_hi(n, nch, c); i < hi; i++)
+            s += fabsf(a[i] - b[i]);
+        part[c] = s;
+    }
+    double s = 0;
+    for (size_t c = 0; c < nch; c++) s += part[c];
+    return (float)(s / (double)n);
+}
+
+// a, b, da, db: (n); g = d(loss)/d(mean). Either gradient may be NULL.
+void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, float *da,
+                             float *db) {
+    float s = g / (float)n;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] - b[i];
+        float v = d > 0.0f ? s : (d < 0.0f ? -s : 0.0f);
+        if (da) da[i] += v;
+        if (db) db[i] -= v;
+    }
+}
+
+static void l1_mean_backward(ac_graph *g, ac_node *node) {
+    ac_tensor *a = node->in[0], *b = node->in[1];
+    ac_be()->l1_mean_backward(ac_numel(a), a->data, b->data, node->out->grad[0],
+                              ac_graph_grad(g, a), ac_graph_grad(g, b));
+}
+
+// a, b: same shape -> (1)
+ac_tensor *ac_l1_mean(ac_graph *g, ac_tensor *a, ac_tensor *b) {
+    AC_ASSERT_MSG(ac_same_shape(a, b), "l1_mean: shapes differ");
+    int one = 1;
+    ac_tensor *y = ac_graph_tensor(g, 1, &one);
+    y->data[0] = ac_be()->l1_mean_forward(ac_numel(a), a->data, b->data);
+    ac_tensor *in[2] = {a, b};
+    ac_graph_record(g, y, l1_mean_backward, 2, in);
+    return y;
+}

@@ -1,0 +1,75 @@
+// maxpool2x2.c: nn.MaxPool2d(2): 2x2 windows, stride 2; an odd trailing row or column is
+// dropped. Windows are scanned row by row and, as in PyTorch, a value replaces the running
+// maximum only when it is strictly greater (or NaN), so on ties the first maximum wins and
+// alone receives the gradient. The backward recomputes the winner from x.
+#include <math.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "ops/ops.h"
+
+// Offset (0, 1, w or w + 1) of the winner of the window whose top-left element is p.
+static inline size_t window_argmax(const float *p, size_t w) {
+    const size_t off[4] = {0, 1, w, w + 1};
+    size_t best = 0;
+    float m = p[0];
+    for (int k = 1; k < 4; k++) {
+        float v = p[off[k]];
+        if (v > m || isnan(v)) {
+            m = v;
+            best = off[k];
+        }
+    }
+    return best;
+}
+
+// x: (nc, h, w) -> y: (nc, h/2, w/2)
+void ac_cpu_maxpool2x2_forward(size_t nc, int h, int w, const float *x, float *y) {
+    int oh = h / 2, ow = w / 2;
+    size_t plane_in = (size_t)h * (size_t)w, plane_out = (size_t)oh * (size_t)ow;
+#pragma omp parallel for schedule(static) if (nc * plane_out > 65536)
+    for (size_t p = 0; p < nc; p++) {
+        for (int oy = 0; oy < oh; oy++) {
+            const float *xr = x + p * plane_in + (size_t)(2 * oy) * (size_t)w;
+            float *yr = y + p * plane_out + (size_t)oy * (size_t)ow;
+            for (int ox = 0; ox < ow; ox++) {
+                const float *q = xr + 2 * ox;
+                yr[ox] = q[window_argmax(q, (size_t)w)];
+            }
+        }
+    }
+}
+
+// x, dx: (nc, h, w); dy: (nc, h/2, w/2). Windows do not overlap.
+void ac_cpu_maxpool2x2_backward(size_t nc, int h, int w, const float *x, const float *dy,
+                                float *dx) {
+    int oh = h / 2, ow = w / 2;
+    size_t plane_in = (size_t)h * (size_t)w, plane_out = (size_t)oh * (size_t)ow;
+#pragma omp parallel for schedule(static) if (nc * plane_out > 65536)
+    for (size_t p = 0; p < nc; p++) {
+        for (int oy = 0; oy < oh; oy++) {
+            size_t row = p * plane_in + (size_t)(2 * oy) * (size_t)w;
+            const float *dyr = dy + p * plane_out + (size_t)oy * (size_t)ow;
+            for (int ox = 0; ox < ow; ox++) {
+                size_t q = row + 2 * (size_t)ox;
+                dx[q + window_argmax(x + q, (size_t)w)] += dyr[ox];
+            }
+        }
+    }
+}
+
+static void maxpool2x2_backward(ac_graph *g, ac_node *node) {
+    ac_tensor *x = node->in[0], *y = node->out;
+    ac_be()->maxpool2x2_backward((size_t)x->shape[0] * (size_t)x->shape[1], x->shape[2],
+                                 x->shape[3], x->data, y->grad, ac_graph_grad(g, x));
+}
+
+// x: (N, C, H, W) -> (N, C, H/2, W/2)
+ac_tensor *ac_maxpool2x2(ac_graph *g, ac_tensor *x) {
+    AC_ASSERT_MSG(x->ndim == 4, "maxpool2x2: x must be 4-D");
+    AC_ASSERT_MSG(x->shape[2] >= 2 && x->shape[3] >= 2, "maxpool2x2: input smaller than 2x2");
+    ac_tensor *y = ac_graph_tensor4(g, x->shape[0], x->shape[1], x->shape[2] / 2, x->shape[3] / 2);
+    ac_be()->maxpool2x2_forward((size_t)x->shape[0] * (size_t)x->shape[1], x->shape[2],
+                                x->shape[3], x->data, y->data);
+    ac_graph_record(g, y, maxpool2x2_backward, 1, &x);
+    return y;
+}
