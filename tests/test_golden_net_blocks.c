@@ -50,18 +50,18 @@ static void run_case(const block_case *bc) {
     case B_DEC: y = ac_fusion_forward(&fu, g, in[0], in + 1, bc->n_inputs - 1); break;
     }
     snprintf(name, sizeof name, "%s.y", bc->tag);
-    gn_close_t(name, y, gn_get(fx, name), 1e-12, 0);
+    gn_close_t(name, y, gn_get(fx, name), 1e-5, 1e-5);
 
     snprintf(name, sizeof name, "proj.%s", bc->tag);
     gn_seed(g, y, name);
     gn_backward(g, y);
     for (int i = 0; i < bc->n_inputs; i++) {
         snprintf(name, sizeof name, "%s.dx%d", bc->tag, i);
-        gn_close(name, in[i]->grad, gn_get(fx, name), 1e-12, 0);
+        gn_close(name, in[i]->grad, gn_get(fx, name), 1e-5, 1e-4);
     }
     for (int i = 0; i < p->count; i++) {
         snprintf(name, sizeof name, "%s.grad.%s", bc->tag, p->items[i].name);
-        gn_close(name, p->items[i].tensor->grad, gn_get(fx, name), 1e-12, 0);
+        gn_close(name, p->items[i].tensor->grad, gn_get(fx, name), 1e-5, 1e-4);
     }
     ac_graph_free(g);
     for (int i = 0; i < bc->n_inputs; i++) ac_tensor_free(in[i]);
@@ -85,7 +85,7 @@ static void test_blocks_drop_intermediates(void) {
                         gn_input(fx, "encoder.x2", false)};
     ac_graph *g = ac_graph_new(false);
     ac_tensor *y = ac_fusion_forward(&fu, g, in[0], in + 1, 2);
-    gn_close_t("encoder.y (inference)", y, gn_get(fx, "encoder.y"), 1e-12, 0);
+    gn_close_t("encoder.y (inference)", y, gn_get(fx, "encoder.y"), 1e-5, 1e-5);
     CHECK(ac_graph_bytes(g) == ac_numel(y) * sizeof(float));
     ac_graph_free(g);
     for (int i = 0; i < 3; i++) ac_tensor_free(in[i]);
