@@ -317,7 +317,6 @@ static void test_net_wiring(void) {
         CHECK(f[k]->shape[0] == 1 && f[k]->shape[1] == ch[k] && f[k]->shape[2] == 32 / div[k] &&
               f[k]->shape[3] == 48 / div[k]);
     ac_tensor *loss = ac_l1_mean(g, y, target);
-    // Include the features so the last level's parameters also see the feature path.
     ac_backward(g, loss);
     int zero = 0;
     for (int i = 0; i < p->count; i++)

@@ -53,9 +53,9 @@ void ac_vgg19_free(ac_vgg19 *v) {
 }
 
 ac_status ac_vgg19_load(ac_vgg19 *v, const ac_tensor_map *m) {
-    // torchvision's features beyond index 29 are layers 30..36 (pool, convs 30.., 32.., 34..).
+    // torchvision's features 30..36 hold three more convs (30, 32, 34) that are not used.
     static const char *const ignore[] = {"classifier.", "features.30.", "features.32.",
-                                         "features.34.", "features.36.", NULL};
+                                         "features.34.", NULL};
     ac_load_opts opts = {NULL, ignore};
     return ac_params_load(v->params, m, &opts);
 }
