@@ -1,6 +1,7 @@
 // cpu_backend.c: the CPU backend table, GEMM through OpenBLAS, and thread-count control.
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 
 #include "backend/cpu/cpu_kernels.h"
 #include "core/common.h"
@@ -35,16 +36,25 @@ static const ac_backend cpu_backend = {
     .sum_forward = ac_cpu_sum_forward,
 };
 
-const ac_backend *ac_backend_cpu(void) { return &cpu_backend; }
-const ac_backend *ac_be(void) { return &cpu_backend; }
+// All threading goes through OpenMP: OpenBLAS runs single-threaded inside OpenMP work
+// splits (the conv drivers), because two thread pools spinning on the same cores slow each
+// other down several times over.
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+const ac_backend *ac_backend_cpu(void) {
+    pthread_once(&blas_once, blas_single_thread);
+    return &cpu_backend;
+}
+const ac_backend *ac_be(void) { return ac_backend_cpu(); }
 
 static int ac_threads = 0;
 
 void ac_set_threads(int n) {
     AC_ASSERT(n >= 1);
+    pthread_once(&blas_once, blas_single_thread);
     ac_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
 }
 
 int ac_get_threads(void) { return ac_threads > 0 ? ac_threads : omp_get_max_threads(); }
