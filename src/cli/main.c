@@ -9,6 +9,9 @@ static const ac_command commands[] = {
     {"version", "print the version", ac_cmd_version},
     {"metrics", "PSNR and SSIM of an image against its ground truth", ac_cmd_metrics},
     {"synth", "make degraded/clean training pairs (haze, rain, snow)", ac_cmd_synth},
+    {"train-teacher", "train one teacher network on one weather type", ac_cmd_train_teacher},
+    {"train", "train the student from the teachers (two-stage knowledge learning)", ac_cmd_train},
+    {"eval", "PSNR and SSIM of a model per weather type on validation pairs", ac_cmd_eval},
 };
 
 static void usage(FILE *f) {
