@@ -115,6 +115,7 @@ static int train_main(bool teacher, int argc, char **argv) {
          "'random': seeded random weights", 0, 0},
         {"valid-pad", 0, AC_OPT_FLAG, &pad, NULL, "validate at the original size (reflection pad) instead of the reference resize", 0, 0},
         {"resume", 0, AC_OPT_FLAG, &o.resume, NULL, "continue from DIR/latest.safetensors", 0, 0},
+        {"stop-after", 0, AC_OPT_INT, &o.stop_after, "E", "stop after epoch E (continue later with --resume)", 1, 1000000},
         {"threads", 0, AC_OPT_INT, &threads, "N", "compute threads (default: all cores)", 1, 4096},
         {"data-threads", 0, AC_OPT_INT, &o.data_threads, "N", "image decoding threads (default 2)", 0, 256},
         {"log-every", 0, AC_OPT_INT, &o.log_every, "N", "without a terminal: a progress line every N steps (default 10)", 1, 1000000},

@@ -81,6 +81,13 @@ ac_status ac_evaluate(ac_net *net, const ac_meta_set *data, const ac_eval_opts *
         ac_valid_item *it;
         st = ac_valid_next(l, &it);
         if (st || !it) break;
+        if (it->input->shape[2] < AC_NET_MIN_SIDE || it->input->shape[3] < AC_NET_MIN_SIDE) {
+            st = ac_fail(AC_ERR_SHAPE, "%s: %dx%d is too small for the network (at least %dx%d after %s)",
+                         it->input_path, it->orig_w, it->orig_h, AC_NET_MIN_SIDE, AC_NET_MIN_SIDE,
+                         opts->mode == AC_VALID_PAD ? "padding to a multiple of 16" : "resizing to a multiple of 16");
+            ac_valid_item_free(it);
+            break;
+        }
         ac_graph_reset(g);
         ac_tensor *y = ac_net_forward(net, g, it->input, NULL);
         ac_tensor *pred = y, *cropped = NULL;

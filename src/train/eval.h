@@ -7,6 +7,10 @@
 #include "data/valid.h"
 #include "model/net.h"
 
+// The smallest side the network takes: its bottleneck (1/16 of the size) must be at least 2
+// pixels for its reflection padding.
+#define AC_NET_MIN_SIDE 32
+
 typedef struct ac_eval_result {
     int n_types;
     const char **type_names;  // borrowed from the meta set

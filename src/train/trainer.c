@@ -93,9 +93,9 @@ static ac_status check_options(const ac_train_opts *o) {
     if (o->warmup_epochs < 0 || o->warmup_epochs >= o->epochs)
         return ac_fail(AC_ERR_ARG, "--warmup-epochs (%d) must be smaller than --epochs (%d)", o->warmup_epochs,
                        o->epochs);
-    if (o->crop < 16 || o->crop % 16)
-        return ac_fail(AC_ERR_ARG, "--crop must be a multiple of 16 (the network halves the size 4 times), got %d",
-                       o->crop);
+    if (o->crop < AC_NET_MIN_SIDE || o->crop % 16)
+        return ac_fail(AC_ERR_ARG, "--crop must be a multiple of 16 and at least %d (the network halves the size 4 "
+                       "times), got %d", AC_NET_MIN_SIDE, o->crop);
     if (o->batch_size < 1) return ac_fail(AC_ERR_ARG, "--batch-size must be at least 1");
     if (!(o->lr > 0) || !(o->lr_min >= 0)) return ac_fail(AC_ERR_ARG, "--lr must be positive and --lr-min not negative");
     if (o->val_freq < 1) return ac_fail(AC_ERR_ARG, "--val-freq must be at least 1");
@@ -217,8 +217,6 @@ static void compare_settings(ac_trainer *tr, const ac_tensor_map *saved) {
 
 static ac_status resume(ac_trainer *tr, ac_ckpt_part *parts, int n_parts) {
     const ac_train_opts *o = &tr->o;
-    if (!ac_path_exists(tr->latest))
-        return ac_fail(AC_ERR_IO, "%s: no training state to resume from", tr->latest);
     ac_tensor_map *m;
     ac_status st = ac_train_state_read(tr->latest, &m);
     if (st) return st;
@@ -284,7 +282,7 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     }
     if (!st) st = ac_meta_set_open(o->valid, &tr->valid);
     if (!st) st = probe_set(tr->train, 0);
-    if (!st) st = probe_set(tr->valid, o->valid_mode == AC_VALID_RESIZE ? 16 : 1);
+    if (!st) st = probe_set(tr->valid, o->valid_mode == AC_VALID_RESIZE ? AC_NET_MIN_SIDE : AC_NET_MIN_SIDE - 15);
     if (!st) {
         ac_sampler_opts so = ac_sampler_defaults();
         so.batch_size = o->batch_size;
@@ -297,6 +295,8 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     }
     if (!st && student) st = open_teachers(tr);
     if (!st && student && o->contrastive) st = open_vgg(tr);
+    if (!st && o->resume && !ac_path_exists(tr->latest))
+        st = ac_fail(AC_ERR_IO, "%s: no training state to resume from", tr->latest);
     if (!st && !o->resume && ac_path_exists(tr->latest))
         st = ac_fail(AC_ERR_ARG, "%s already holds a training state (%s): pass --resume to continue it, or choose "
                      "another --save-dir", o->save_dir, tr->latest);
@@ -496,7 +496,8 @@ ac_status ac_trainer_run(ac_trainer *tr) {
     ac_ckpt_part parts[2] = {{"student.", ac_net_params(tr->net)}, {"ckt.", tr->ckt ? tr->ckt->params : NULL}};
     const int n_parts = tr->ckt ? 2 : 1;
     ac_net_config cfg = *ac_net_config_of(tr->net);
-    for (int e = tr->state.epoch + 1; e <= o->epochs; e++) {
+    const int last = o->stop_after > 0 ? AC_MIN(o->stop_after, o->epochs) : o->epochs;
+    for (int e = tr->state.epoch + 1; e <= last; e++) {
         const char *stage = o->kind == AC_TRAIN_TEACHER ? "teacher" : e <= tr->kc_epochs ? "KC" : "KE";
         if (!strcmp(stage, "KE") && tr->ckt && tr->ckt->params->items[0].tensor->requires_grad)
             ac_params_set_trainable(tr->ckt->params, false);  // not used any more: Adam skips them
@@ -528,6 +529,10 @@ ac_status ac_trainer_run(ac_trainer *tr) {
         free(evicted);
         if (st) return st;
         if (tr->ev.epoch_end) tr->ev.epoch_end(tr->ev.ctx, &rec);
+    }
+    if (tr->state.epoch < o->epochs) {
+        note(tr, "stopped after epoch %d of %d: continue with --resume", tr->state.epoch, o->epochs);
+        return AC_OK;
     }
     char *final = ac_path_join(o->save_dir, "final.safetensors");
     ac_tensor_map *meta = ac_tensor_map_new();

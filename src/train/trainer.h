@@ -43,6 +43,7 @@ typedef struct ac_train_opts {
     int data_threads;                       // background image decoding threads
     int log_every;                          // per-step TensorBoard scalars every N steps (0: off)
     bool resume;                            // continue from save_dir/latest.safetensors
+    int stop_after;                         // > 0: stop after this epoch (continue later with resume)
 } ac_train_opts;
 
 // The reference defaults (student, width 16, 18 res blocks, 250 epochs, batch 32, ...).
