@@ -36,7 +36,7 @@ TINY=(--width 4 --res-blocks 1 --batch-size 2 --crop 32 --warmup-epochs 1 --val-
 expect 0 "$BIN" train-teacher --train "$T/tr/haze.json" --valid "$T/va/haze.json" --save-dir "$T/th" --epochs 2 "${TINY[@]}"
 grep -q '^epoch 2 teacher: 2 steps, ' "$T/out" && ok || bad "teacher: no epoch line: $(cat "$T/out")"
 expect 0 "$BIN" train-teacher --train "$T/tr/rain.json" --valid "$T/va" --save-dir "$T/tr_" --epochs 1 "${TINY[@]}" --warmup-epochs 0
-for f in final.safetensors latest.safetensors log.csv; do [ -s "$T/th/$f" ] && ok || bad "teacher: no $f"; done
+for f in final.safetensors latest.safetensors log.csv args.json; do [ -s "$T/th/$f" ] && ok || bad "teacher: no $f"; done
 [ "$(ls "$T/th" | grep -c '^epoch_.*_psnr.*_ssim.*\.safetensors$')" = 1 ] && ok || bad "teacher: want 1 best checkpoint: $(ls "$T/th")"
 ls "$T/th" | grep -q '^events\.out\.tfevents\.' && ok || bad "teacher: no TensorBoard events"
 TE=("$T/th/final.safetensors" "$T/tr_/final.safetensors")

@@ -18,19 +18,30 @@ typedef struct train_cli {
     const char *stage;
     int epoch, epochs;
     bool validating;
+    bool contrastive;
 } train_cli;
 
-static void fmt_losses(char *buf, size_t n, const char *stage, const ac_step_losses *m) {
-    if (!strcmp(stage, "KC"))
+static void fmt_losses(char *buf, size_t n, const char *stage, const ac_step_losses *m, bool contrastive) {
+    if (!strcmp(stage, "KC") && contrastive)
         snprintf(buf, n, "loss %.4f (T %.4f PFE %.4f PFV %.4f SCR %.4f)", m->loss, m->t, m->pfe, m->pfv, m->scr);
-    else if (!strcmp(stage, "KE"))
+    else if (!strcmp(stage, "KC"))
+        snprintf(buf, n, "loss %.4f (T %.4f PFE %.4f PFV %.4f)", m->loss, m->t, m->pfe, m->pfv);
+    else if (!strcmp(stage, "KE") && contrastive)
         snprintf(buf, n, "loss %.4f (L1 %.4f HCR %.4f)", m->loss, m->l1, m->hcr);
     else
         snprintf(buf, n, "loss %.4f", m->loss);
 }
 
+// Clears a progress bar drawn on the terminal before other output.
+static void clear_bar(train_cli *c) {
+    if ((c->in_epoch || c->validating) && c->bar.tty) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+}
+
 static void on_note(void *ctx, const char *text) {
-    (void)ctx;
+    clear_bar(ctx);
     printf("%s\n", text);
     fflush(stdout);
 }
@@ -51,7 +62,7 @@ static void on_step(void *ctx, int epoch, int step, int steps, const ac_step_los
     train_cli *c = ctx;
     (void)epoch;
     char buf[160];
-    fmt_losses(buf, sizeof buf, c->stage, m);
+    fmt_losses(buf, sizeof buf, c->stage, m, c->contrastive);
     c->bar.total = steps;
     ac_progress_update(&c->bar, step, buf);
 }
@@ -59,7 +70,7 @@ static void on_step(void *ctx, int epoch, int step, int steps, const ac_step_los
 static void on_validating(void *ctx, size_t done, size_t total) {
     train_cli *c = ctx;
     if (!c->validating) {
-        if (c->in_epoch && c->bar.tty) ac_progress_finish(&c->bar, NULL);
+        clear_bar(c);
         c->in_epoch = false;
         static char label[64];
         snprintf(label, sizeof label, "epoch %d/%d validation", c->epoch, c->epochs);
@@ -71,10 +82,10 @@ static void on_validating(void *ctx, size_t done, size_t total) {
 
 static void on_epoch_end(void *ctx, const ac_epoch_record *r) {
     train_cli *c = ctx;
-    if ((c->in_epoch || c->validating) && c->bar.tty) fprintf(stderr, "\r\033[K");
+    clear_bar(c);
     c->in_epoch = c->validating = false;
     char buf[160], val[64] = "";
-    fmt_losses(buf, sizeof buf, r->stage, &r->mean);
+    fmt_losses(buf, sizeof buf, r->stage, &r->mean, c->contrastive);
     if (r->validated) snprintf(val, sizeof val, "; valid PSNR %.3f SSIM %.4f", r->psnr, r->ssim);
     printf("epoch %d %s: %d steps%s, lr %.4g, %s%s (%.1f s)\n", r->epoch, r->stage, r->steps,
            r->skipped ? " (some batches skipped: a weather type was missing)" : "", r->lr, buf, val, r->seconds);
@@ -169,7 +180,7 @@ static int train_main(bool teacher, int argc, char **argv) {
     }
     if (threads > 0) ac_set_threads(threads);
 
-    train_cli c = {.log_every = o.log_every};
+    train_cli c = {.log_every = o.log_every, .contrastive = o.contrastive && !teacher};
     ac_train_events ev = {&c, on_note, on_epoch_start, on_step, on_validating, on_epoch_end};
     ac_trainer *tr;
     ac_status st = ac_trainer_open(&o, &ev, &tr);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/common.h"
 #include "data/sampler.h"
 #include "image/image.h"
@@ -192,8 +194,8 @@ static void record_settings(ac_trainer *tr) {
     set_meta(m, "kc_epochs", "%d", tr->kc_epochs);
     set_meta(m, "batch_size", "%d", o->batch_size);
     set_meta(m, "crop", "%d", o->crop);
-    set_meta(m, "lr", "%.17g", o->lr);
-    set_meta(m, "lr_min", "%.17g", o->lr_min);
+    set_meta(m, "lr", "%.12g", o->lr);
+    set_meta(m, "lr_min", "%.12g", o->lr_min);
     set_meta(m, "warmup_epochs", "%d", o->warmup_epochs);
     set_meta(m, "seed", "%llu", (unsigned long long)o->seed);
     set_meta(m, "balanced", "%d", o->balanced);
@@ -213,6 +215,28 @@ static void compare_settings(ac_trainer *tr, const ac_tensor_map *saved) {
             note(tr, "resuming with %s = %s (the saved run used %s): the result will differ from an uninterrupted run",
                  keys[i], now, then);
     }
+}
+
+// DIR/args.json: the settings of this invocation, for people reading the folder later.
+static ac_status write_args_json(ac_trainer *tr) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", tr->state.kind);
+    char v[32];
+    snprintf(v, sizeof v, "%d", tr->o.width);
+    cJSON_AddStringToObject(o, "width", v);
+    snprintf(v, sizeof v, "%d", tr->o.res_blocks);
+    cJSON_AddStringToObject(o, "res_blocks", v);
+    for (int i = 0; i < tr->settings->n_meta; i++)
+        cJSON_AddStringToObject(o, tr->settings->meta[i].key, tr->settings->meta[i].value);
+    cJSON *t = cJSON_AddArrayToObject(o, "teachers");
+    for (int i = 0; i < tr->o.n_teachers; i++) cJSON_AddItemToArray(t, cJSON_CreateString(tr->o.teachers[i]));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    char *path = ac_path_join(tr->o.save_dir, "args.json");
+    ac_status st = text ? ac_file_write_atomic(path, text, strlen(text)) : ac_fail(AC_ERR_NOMEM, "args.json");
+    free(path);
+    free(text);
+    return st;
 }
 
 static ac_status resume(ac_trainer *tr, ac_ckpt_part *parts, int n_parts) {
@@ -329,6 +353,7 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     record_settings(tr);
     if (o->resume) st = resume(tr, parts, n_parts);
     if (!st) st = ac_train_log_open(o->save_dir, o->resume ? tr->state.epoch : -1, &tr->log);
+    if (!st) st = write_args_json(tr);
     if (st) {
         ac_trainer_close(tr);
         return st;
@@ -460,6 +485,9 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
 // that no longer lists it is written.
 static ac_status validate(ac_trainer *tr, int e, ac_epoch_record *rec, char **evicted) {
     ac_eval_opts eo = {tr->o.valid_mode, false, tr->o.data_threads > 0 ? 1 : 0, NULL, eval_progress, tr};
+    size_t total = 0;
+    for (int t = 0; t < tr->valid->count; t++) total += tr->valid->sources[t]->count;
+    eval_progress(tr, 0, total);
     ac_eval_result r;
     ac_status st = ac_evaluate(tr->net, tr->valid, &eo, &r);
     if (st) {
