@@ -2,6 +2,7 @@
 // 32x32 images): the loss of each stage falls under Adam; gradients reach exactly the tensors
 // that should learn (student and CKT projectors get non-zero gradients; teachers and VGG19 get
 // none and do not change); the loss terms add up; a non-finite loss stops before backward.
+#include "backend/backend.h"
 #include "model/contrastive.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
@@ -346,6 +347,9 @@ static void test_nonfinite_stops_before_backward(void) {
 }
 
 int main(void) {
+    // One thread: on these tiny tensors thread start-up and barriers cost more than the work
+    // (and a busy machine makes spinning threads far slower still).
+    ac_set_threads(1);
     RUN(test_teacher_loss_falls);
     RUN(test_kc_gradients_and_terms);
     RUN(test_kc_loss_falls);
