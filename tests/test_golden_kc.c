@@ -4,6 +4,7 @@
 // width 4 with 1 res block, weights from the shared pattern; batch 3 (2 + 1 by type), 32x32.
 // Loss values element-wise; gradients by relative L2 norm, as the L1 and contrastive terms
 // have kinks where rounding flips a sign (training.md, testing note).
+#include "backend/backend.h"
 #include "test_golden_net.h"
 #include "train/kd.h"
 
@@ -97,6 +98,7 @@ static void test_kc_and_ke_against_pytorch(void) {
 }
 
 int main(void) {
+    ac_set_threads(1);  // tiny tensors: threads cost more than they save
     RUN(test_kc_and_ke_against_pytorch);
     return ac_test_finish();
 }
