@@ -449,6 +449,53 @@ static void test_eval_matches_metrics(void) {
     ac_net_free(net);
 }
 
+// VGG19 weights: the default place follows torch (TORCH_HOME, XDG_CACHE_HOME, HOME); a
+// safetensors file loads; seeded random weights are reproducible.
+static void test_vgg_files(void) {
+    setenv("TORCH_HOME", "/th", 1);
+    char *p = ac_vgg_default_path();
+    CHECK(!strcmp(p, "/th/hub/checkpoints/vgg19-dcbb9e9d.pth"));
+    free(p);
+    unsetenv("TORCH_HOME");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    char *saved_xdg = xdg ? ac_xstrdup(xdg) : NULL;
+    setenv("XDG_CACHE_HOME", "/xc", 1);
+    p = ac_vgg_default_path();
+    CHECK(!strcmp(p, "/xc/torch/hub/checkpoints/vgg19-dcbb9e9d.pth"));
+    free(p);
+    unsetenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char *saved_home = home ? ac_xstrdup(home) : NULL;
+    setenv("HOME", "/hm", 1);
+    p = ac_vgg_default_path();
+    CHECK(!strcmp(p, "/hm/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth"));
+    free(p);
+    if (saved_home) setenv("HOME", saved_home, 1);
+    if (saved_xdg) setenv("XDG_CACHE_HOME", saved_xdg, 1);
+    free(saved_home);
+    free(saved_xdg);
+
+    ac_vgg19 *a = ac_vgg_random(5), *b = ac_vgg_random(5), *c = NULL;
+    CHECK(!memcmp(a->w[12]->data, b->w[12]->data, ac_numel(a->w[12]) * sizeof(float)));
+    ac_tensor_map *m = ac_tensor_map_new();
+    ac_params_export(a->params, m, NULL);
+    char path[160];
+    path_in(path, sizeof path, "vgg.safetensors");
+    CHECK(ac_safetensors_write(path, m) == AC_OK);
+    ac_tensor_map_free(m);
+    CHECK(ac_load_vgg_file(path, &c) == AC_OK);
+    if (c)
+        for (int i = 0; i < AC_VGG_CONVS; i++)
+            CHECK(!memcmp(a->w[i]->data, c->w[i]->data, ac_numel(a->w[i]) * sizeof(float)) &&
+                  !memcmp(a->b[i]->data, c->b[i]->data, ac_numel(a->b[i]) * sizeof(float)));
+    ac_vgg19_free(c);
+    c = NULL;
+    path_in(path, sizeof path, "t0.safetensors");  // not VGG19 weights
+    CHECK(ac_load_vgg_file(path, &c) == AC_ERR_SHAPE && strstr(ac_error_message(), "t0.safetensors") && !c);
+    ac_vgg19_free(a);
+    ac_vgg19_free(b);
+}
+
 static void test_topk(void) {
     ac_topk t;
     ac_topk_init(&t, 2);
@@ -496,6 +543,7 @@ int main(void) {
     ac_set_threads(1);
     RUN(test_resume_bit_identical);
     RUN(test_topk);
+    RUN(test_vgg_files);
     RUN(test_refusals);
     RUN(test_teacher_run);
     RUN(test_nonfinite_run);

@@ -89,7 +89,8 @@ int ac_cmd_eval(int argc, char **argv) {
     if (st) {
         ac_cli_error("%s", ac_error_message());
         ac_meta_set_free(data);
-        return st == AC_ERR_SHAPE || st == AC_ERR_FORMAT ? 2 : 1;
+        // unreadable, invalid or mismatched inputs are the user's to fix (2); the rest failed while working
+        return st == AC_ERR_IO || st == AC_ERR_SHAPE || st == AC_ERR_FORMAT || st == AC_ERR_ARG ? 2 : 1;
     }
     int wname = 8;
     for (int t = 0; t < r.n_types; t++) wname = (int)AC_MAX((size_t)wname, strlen(r.type_names[t]));
