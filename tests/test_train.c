@@ -111,7 +111,7 @@ static void test_teacher_loss_falls(void) {
     const int types[3] = {0, 0, 0};
     ac_graph *g = ac_graph_new(true);
     double first = 0, last = 0;
-    const int steps = 40;
+    const int steps = 30;
     for (int s = 0; s < steps; s++) {
         make_batch(&r, in, gt, types);
         ac_adam_zero_grad(opt);

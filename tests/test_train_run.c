@@ -496,6 +496,34 @@ static void test_vgg_files(void) {
     ac_vgg19_free(b);
 }
 
+// A resumed run keeps the log rows of the epochs it resumes after and drops later ones
+// (written by a run that stopped before saving its state).
+static void test_log_resume(void) {
+    char dir[160];
+    path_in(dir, sizeof dir, "logtest");
+    CHECK(ac_mkdir_p(dir) == AC_OK);
+    ac_train_log *l;
+    CHECK(ac_train_log_open(dir, -1, &l) == AC_OK);
+    for (int e = 1; e <= 3; e++) {
+        ac_epoch_record r = {.epoch = e, .stage = "KC", .lr = 1e-4, .steps = 2, .mean = {.loss = e}};
+        CHECK(ac_train_log_epoch(l, &r) == AC_OK);
+    }
+    ac_train_log_close(l);
+    CHECK(ac_train_log_open(dir, 2, &l) == AC_OK);
+    ac_epoch_record r = {.epoch = 3, .stage = "KE", .lr = 1e-4, .steps = 2, .validated = true, .psnr = 30, .ssim = 0.9};
+    CHECK(ac_train_log_epoch(l, &r) == AC_OK);
+    ac_train_log_close(l);
+    char p[200];
+    snprintf(p, sizeof p, "%s/log.csv", dir);
+    char *text = read_text(p);
+    int lines = 0;
+    for (char *c = text; *c; c++) lines += *c == '\n';
+    CHECK_MSG(lines == 4 && strstr(text, "\n1,KC,") && strstr(text, "\n2,KC,") && !strstr(text, "\n3,KC,") &&
+                  strstr(text, "\n3,KE,") && strstr(text, ",30,0.90000000000000002,"),
+              "log.csv:\n%s", text);
+    free(text);
+}
+
 static void test_topk(void) {
     ac_topk t;
     ac_topk_init(&t, 2);
@@ -544,6 +572,7 @@ int main(void) {
     RUN(test_resume_bit_identical);
     RUN(test_topk);
     RUN(test_vgg_files);
+    RUN(test_log_resume);
     RUN(test_refusals);
     RUN(test_teacher_run);
     RUN(test_nonfinite_run);
