@@ -443,9 +443,9 @@ static void test_threads_same_bits(void) {
         ac_set_threads(t + 1);
         memset(da[t], 0, n * sizeof(float));
         memset(db[t], 0, n * sizeof(float));
-        l1[t] = be->l1_mean_forward(n, a->data, b->data);
-        pw[t] = be->l1_pairwise_forward(4, n / 4, a->data, b->data);
-        be->l1_pairwise_backward(4, n / 4, a->data, b->data, 0.5f, da[t], db[t]);
+        l1[t] = be->l1_mean_forward(n, a->data, b->data, (double)n);
+        pw[t] = be->l1_pairwise_forward(4, 4, n / 4, a->data, b->data, (double)n * 4);
+        be->l1_pairwise_backward(4, 4, n / 4, a->data, b->data, 0.5f, (double)n * 4, da[t], db[t]);
         ds[t] = 0;
         be->prelu_backward(n, 0.25f, a->data, b->data, NULL, &ds[t]);
     }

@@ -73,13 +73,15 @@ typedef struct ac_backend {
                        size_t dst_stride);
 
     // reductions to a scalar (accumulated in double)
-    float (*l1_mean_forward)(size_t n, const float *a, const float *b);
-    void (*l1_mean_backward)(size_t n, const float *a, const float *b, float g, float *da,
-                             float *db);
-    // a, b: (batch, m). mean over i, j < batch and k < m of |a[i,k] - b[j,k]|
-    float (*l1_pairwise_forward)(int batch, size_t m, const float *a, const float *b);
-    void (*l1_pairwise_backward)(int batch, size_t m, const float *a, const float *b, float g,
-                                 float *da, float *db);
+    // sum |a - b| / count (count = n: the mean); g = d(loss)/d(result)
+    float (*l1_mean_forward)(size_t n, const float *a, const float *b, double count);
+    void (*l1_mean_backward)(size_t n, const float *a, const float *b, float g, double count,
+                             float *da, float *db);
+    // a: (na, m), b: (nb, m). sum over i < na, j < nb, k < m of |a[i,k] - b[j,k]|, / count
+    float (*l1_pairwise_forward)(int na, int nb, size_t m, const float *a, const float *b,
+                                 double count);
+    void (*l1_pairwise_backward)(int na, int nb, size_t m, const float *a, const float *b,
+                                 float g, double count, float *da, float *db);
     float (*sum_forward)(size_t n, const float *x);
 } ac_backend;
 

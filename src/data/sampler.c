@@ -13,6 +13,7 @@ struct ac_sampler {
     const ac_meta_set *data;
     ac_sampler_opts o;
     int ntypes, per_epoch;
+    int share_begin, share_end;  // positions of every batch this sampler decodes
     int epoch, skipped;
     ac_prefetch *pf;  // over global batch numbers g = epoch * per_epoch + index
     int64_t pf_first_epoch;
@@ -112,22 +113,26 @@ static ac_status make_batch(void *ctx, uint64_t g, void **result) {
     ac_status st = AC_OK;
     ac_batch *b = NULL;
     if (complete) {
+        const int lo = s->share_begin, hi = s->share_end, n = hi - lo;
         b = ac_xcalloc(1, sizeof *b);
-        b->input = ac_tensor_try_new(4, (int[]){B, 3, s->o.crop, s->o.crop});
-        b->target = ac_tensor_try_new(4, (int[]){B, 3, s->o.crop, s->o.crop});
-        b->types = ac_xmalloc(sizeof(int) * (size_t)B);
-        b->type_counts = counts;
-        counts = NULL;
+        b->input = ac_tensor_try_new(4, (int[]){n, 3, s->o.crop, s->o.crop});
+        b->target = ac_tensor_try_new(4, (int[]){n, 3, s->o.crop, s->o.crop});
+        b->types = ac_xmalloc(sizeof(int) * (size_t)n);
+        b->type_counts = ac_xcalloc((size_t)T, sizeof(int));
         b->epoch = epoch;
         b->index = index;
         if (!b->input || !b->target) st = AC_ERR_NOMEM;
-        // regroup: stable by type, so position = (samples of lower types) + rank within type
+        // regroup: stable by type, so position = (samples of lower types) + rank within type;
+        // only the share's positions are decoded
         int pos = 0;
         for (int t = 0; t < T && !st; t++)
             for (int j = 0; j < B && !st; j++) {
                 if (types[j] != t) continue;
-                b->types[pos] = t;
-                st = load_sample(s, t, pairs[j], &rngs[j], b, pos);
+                if (pos >= lo && pos < hi) {
+                    b->types[pos - lo] = t;
+                    b->type_counts[t]++;
+                    st = load_sample(s, t, pairs[j], &rngs[j], b, pos - lo);
+                }
                 pos++;
             }
         if (st) {
@@ -159,7 +164,13 @@ ac_status ac_sampler_open(const ac_meta_set *data, const ac_sampler_opts *opts, 
     if (min < (size_t)o.batch_size)
         return ac_fail(AC_ERR_ARG, "an epoch has min(source sizes) = %zu samples, fewer than one batch of %d", min,
                        o.batch_size);
+    if (o.share_begin == 0 && o.share_end == 0) o.share_end = o.batch_size;
+    if (o.share_begin < 0 || o.share_end <= o.share_begin || o.share_end > o.batch_size)
+        return ac_fail(AC_ERR_ARG, "the share [%d, %d) of a batch of %d is empty or out of range", o.share_begin,
+                       o.share_end, o.batch_size);
     ac_sampler *s = ac_xcalloc(1, sizeof *s);
+    s->share_begin = o.share_begin;
+    s->share_end = o.share_end;
     s->data = data;
     s->o = o;
     s->ntypes = data->count;

@@ -24,15 +24,20 @@ typedef struct ac_sampler_opts {
     bool balanced;   // every type in every batch (needs batch_size >= number of types)
     int threads;     // background threads; 0 = decode on the caller's thread
     int prefetch;    // batches prepared ahead (default 2 per thread)
+    // Data-parallel training: this process decodes only positions [share_begin, share_end) of
+    // every regrouped batch (0, 0: all B). The plan, the regrouping by type and the skipping
+    // of batches are those of the whole batch, so the shares of the processes in order make
+    // up exactly the one-process batch.
+    int share_begin, share_end;
 } ac_sampler_opts;
 
 // The reference defaults (2 threads).
 ac_sampler_opts ac_sampler_defaults(void);
 
 typedef struct ac_batch {
-    ac_tensor *input, *target;  // (B, 3, crop, crop), grouped by type
+    ac_tensor *input, *target;  // (B, 3, crop, crop), grouped by type (B: the share's size)
     int *types;                 // [B], non-decreasing
-    int *type_counts;           // [number of types]
+    int *type_counts;           // [number of types], of these B samples (may be 0 in a share)
     int epoch, index;           // index of the batch in its epoch (skipped ones counted)
 } ac_batch;
 void ac_batch_free(ac_batch *b);

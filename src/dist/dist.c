@@ -9,8 +9,8 @@
 #include <mpi.h>
 #endif
 
-static int dist_rank = 0, dist_size = 1;
-static bool dist_active = false;
+static int dist_rank = 0, dist_size = 1, dist_local_size = 1;
+static bool dist_active = false, failed_elsewhere = false;
 static double comm_seconds = 0;
 
 static double now(void) {
@@ -37,6 +37,11 @@ ac_status ac_dist_init(int *argc, char ***argv) {
         return ac_fail(AC_ERR_IO, "MPI initialisation failed");
     MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &dist_size);
+    MPI_Comm local;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
+        MPI_Comm_size(local, &dist_local_size);
+        MPI_Comm_free(&local);
+    }
     dist_active = true;
 #else
     (void)argc;
@@ -52,10 +57,20 @@ void ac_dist_finalize(void) {
     dist_active = false;
     dist_rank = 0;
     dist_size = 1;
+    dist_local_size = 1;
 }
 
 int ac_dist_rank(void) { return dist_rank; }
+bool ac_dist_active(void) { return dist_active; }
 int ac_dist_size(void) { return dist_size; }
+int ac_dist_local_size(void) { return dist_local_size; }
+bool ac_dist_failed_elsewhere(void) { return failed_elsewhere; }
+
+void ac_dist_share(int total, int rank, int size, int *begin, int *end) {
+    AC_ASSERT(size >= 1 && rank >= 0 && rank < size && total >= 0);
+    *begin = (int)((int64_t)total * rank / size);
+    *end = (int)((int64_t)total * (rank + 1) / size);
+}
 
 #ifdef AC_WITH_MPI
 static ac_status mpi_check(int rc, const char *what) {
@@ -109,6 +124,102 @@ ac_status ac_dist_allgather(const float *in, size_t n, float *out) {
     return st;
 #else
     return AC_OK;
+#endif
+}
+
+ac_status ac_dist_allgatherv(const float *in, size_t n, float *out, const size_t *counts) {
+    AC_ASSERT(n == counts[dist_rank]);
+    if (!dist_active) {
+        memmove(out, in, n * sizeof(float));
+        return AC_OK;
+    }
+#ifdef AC_WITH_MPI
+    int *cnt = ac_xmalloc(2 * sizeof(int) * (size_t)dist_size), *disp = cnt + dist_size;
+    size_t off = 0;
+    for (int r = 0; r < dist_size; r++) {
+        if (off + counts[r] > (size_t)INT32_MAX) {
+            free(cnt);
+            return ac_fail(AC_ERR_NOMEM, "allgather of more than %d floats", INT32_MAX);
+        }
+        cnt[r] = (int)counts[r];
+        disp[r] = (int)off;
+        off += counts[r];
+    }
+    double t = now();
+    ac_status st = mpi_check(MPI_Allgatherv(in, (int)n, MPI_FLOAT, out, cnt, disp, MPI_FLOAT, MPI_COMM_WORLD),
+                             "allgatherv");
+    comm_seconds += now() - t;
+    free(cnt);
+    return st;
+#else
+    return AC_OK;
+#endif
+}
+
+struct ac_dist_request {
+#ifdef AC_WITH_MPI
+    MPI_Request r;
+#endif
+    int unused;
+};
+
+ac_status ac_dist_iallreduce_sum(float *data, size_t n, ac_dist_request **req) {
+    *req = NULL;
+    if (!dist_active || n == 0) return AC_OK;
+#ifdef AC_WITH_MPI
+    if (n > (size_t)INT32_MAX) return ac_fail(AC_ERR_NOMEM, "allreduce of %zu floats is too large", n);
+    double t = now();
+    ac_dist_request *q = ac_xcalloc(1, sizeof *q);
+    ac_status st = mpi_check(MPI_Iallreduce(MPI_IN_PLACE, data, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &q->r),
+                             "allreduce");
+    comm_seconds += now() - t;
+    if (st) free(q);
+    else *req = q;
+    return st;
+#else
+    (void)data;
+    return AC_OK;
+#endif
+}
+
+ac_status ac_dist_wait(ac_dist_request *req) {
+    if (!req) return AC_OK;
+#ifdef AC_WITH_MPI
+    double t = now();
+    ac_status st = mpi_check(MPI_Wait(&req->r, MPI_STATUS_IGNORE), "wait");
+    comm_seconds += now() - t;
+    free(req);
+    return st;
+#else
+    return AC_OK;
+#endif
+}
+
+ac_status ac_dist_agree(ac_status st) {
+    if (!dist_active) return st;
+#ifdef AC_WITH_MPI
+    // max status, and size - (lowest failing rank)
+    int v[2] = {(int)st, st ? dist_size - dist_rank : 0};
+    double t = now();
+    MPI_Request r;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &r);
+    if (rc == MPI_SUCCESS) {
+        // spin briefly (ranks usually arrive together), then poll while sleeping
+        int done = 0;
+        while (!done && rc == MPI_SUCCESS) {
+            rc = MPI_Test(&r, &done, MPI_STATUS_IGNORE);
+            if (!done && now() - t > 2e-3) nanosleep(&(struct timespec){0, 500000}, NULL);
+        }
+    }
+    comm_seconds += now() - t;
+    if (rc != MPI_SUCCESS) return st ? st : mpi_check(rc, "allreduce");
+    if (v[0] == AC_OK) return AC_OK;
+    int first = dist_size - v[1];  // the lowest failing rank: its message explains
+    failed_elsewhere = first != dist_rank;
+    if (st) return st;
+    return ac_fail((ac_status)v[0], "rank %d stopped (see its message)", first);
+#else
+    return st;
 #endif
 }
 

@@ -82,6 +82,11 @@ void ac_ckt_forward(const ac_ckt *m, ac_graph *g, int level, ac_tensor *const *t
     const ac_ckt_level *lv = &m->level[level];
     if (P || R) {
         for (int t = 0; t < m->n_teachers; t++) {
+            if (!teacher_feats[t]) {  // no item of this type in the batch
+                if (R) R[t] = NULL;
+                if (P) P[t] = NULL;
+                continue;
+            }
             AC_ASSERT(teacher_feats[t]->ndim == 4 && teacher_feats[t]->shape[1] == lv->channels);
             ac_tensor *p = projector(g, lv->pfp[t], teacher_feats[t]);
             if (R) R[t] = projector(g, lv->ipfp[t], p);

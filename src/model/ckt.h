@@ -31,7 +31,8 @@ void ac_ckt_free(ac_ckt *m);
 // Level channels for width b (4b, 8b, 16b, 16b).
 int ac_ckt_level_channels(int width, int level);
 
-// Forward of one level. teacher_feats[t]: teacher t's feature (its own part of the batch);
+// Forward of one level. teacher_feats[t]: teacher t's feature (its own part of the batch, or
+// NULL when the batch holds none of t's type, which leaves P[t] and R[t] NULL);
 // student_feat: the student's feature (whole batch). Fills P[t] = PFP_t(F_t),
 // R[t] = IPFP_t(P_t) (arrays of n_teachers) and *Q = PFP_student(S). Any output pointer may be
 // NULL when that result is not wanted (R needs P internally).

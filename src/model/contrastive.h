@@ -18,4 +18,16 @@ ac_tensor *ac_scr_loss(ac_graph *g, const ac_vgg19 *vgg, ac_tensor *a, ac_tensor
 ac_tensor *ac_hcr_loss(ac_graph *g, const ac_vgg19 *vgg, ac_tensor *a, ac_tensor *p,
                        ac_tensor *n);
 
+// Data-parallel forms (a collective: every rank calls it at the same point): a, p, n are this
+// rank's share (ac_dist_share, dist.h) of a global batch of global_batch items. Every mean is
+// over the global batch: local sums divided by the global count, added over the ranks with
+// ac_allreduce_scalar; HCR pairs the local anchors with the negatives of every rank (their
+// features gathered, as constants). Every rank gets the same loss, and the sum over the ranks
+// of its parameter gradients equals the gradient of the loss of the whole batch. In a
+// one-process world with global_batch = B they compute exactly what the forms above do.
+ac_tensor *ac_scr_loss_global(ac_graph *g, const ac_vgg19 *vgg, ac_tensor *a, ac_tensor *p,
+                              ac_tensor *n, int global_batch);
+ac_tensor *ac_hcr_loss_global(ac_graph *g, const ac_vgg19 *vgg, ac_tensor *a, ac_tensor *p,
+                              ac_tensor *n, int global_batch);
+
 #endif

@@ -1,6 +1,9 @@
-// l1_pairwise.c: the hard contrastive loss's denominator. For a, b of shape (B, ...) with m
-// elements per item: D = mean over i, j < B and k < m of |a[i,k] - b[j,k]|, computed pair by
-// pair in place (no B*B copies). With s = g / (B*B*m):
+// l1_pairwise.c: the hard contrastive loss's denominator. For a of shape (Ba, ...) and b of
+// shape (Bb, ...) with m elements per item: D = sum over i < Ba, j < Bb and k < m of
+// |a[i,k] - b[j,k]|, divided by `count` (Ba*Bb*m: the mean over all pairs), computed pair by
+// pair in place (no Ba*Bb copies). Data-parallel training passes one rank's anchors a against
+// the whole batch's b with count = B*B*m, so that the ranks' results add up to the mean.
+// With s = g / count:
 //   da[i,k] += s * sum_j sign(a[i,k] - b[j,k]),   db[j,k] -= s * sum_i sign(a[i,k] - b[j,k]),
 // sign(0) = 0; the sign sums are exact integer counts. Work is split over k (chunked_sum.h), so
 // results do not depend on the thread count.
@@ -14,17 +17,18 @@
 
 static inline int sign_of(float d) { return (d > 0.0f) - (d < 0.0f); }
 
-// a, b: (batch, m) -> scalar
-float ac_cpu_l1_pairwise_forward(int batch, size_t m, const float *a, const float *b) {
-    size_t nb = (size_t)batch;
+// a: (na, m), b: (nb, m) -> scalar
+float ac_cpu_l1_pairwise_forward(int na, int nb, size_t m, const float *a, const float *b,
+                                 double count) {
+    size_t sa = (size_t)na, sb = (size_t)nb;
     double part[AC_SUM_MAX_CHUNKS];
-    size_t nch = ac_sum_chunks(m, m * nb * nb);
+    size_t nch = ac_sum_chunks(m, m * sa * sb);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (size_t c = 0; c < nch; c++) {
         size_t lo = ac_chunk_lo(m, nch, c), hi = ac_chunk_hi(m, nch, c);
         double s = 0;
-        for (size_t i = 0; i < nb; i++)
-            for (size_t j = 0; j < nb; j++) {
+        for (size_t i = 0; i < sa; i++)
+            for (size_t j = 0; j < sb; j++) {
                 const float *ai = a + i * m, *bj = b + j * m;
                 for (size_t k = lo; k < hi; k++) s += fabsf(ai[k] - bj[k]);
             }
@@ -32,24 +36,24 @@ float ac_cpu_l1_pairwise_forward(int batch, size_t m, const float *a, const floa
     }
     double s = 0;
     for (size_t c = 0; c < nch; c++) s += part[c];
-    return (float)(s / ((double)nb * (double)nb * (double)m));
+    return (float)(s / count);
 }
 
-// a, b, da, db: (batch, m); g = d(loss)/d(D). Either gradient may be NULL.
-void ac_cpu_l1_pairwise_backward(int batch, size_t m, const float *a, const float *b, float g,
-                                 float *da, float *db) {
-    size_t nb = (size_t)batch;
-    float s = (float)((double)g / ((double)nb * (double)nb * (double)m));
+// a, da: (na, m); b, db: (nb, m); g = d(loss)/d(D). Either gradient may be NULL.
+void ac_cpu_l1_pairwise_backward(int na, int nb, size_t m, const float *a, const float *b,
+                                 float g, double count, float *da, float *db) {
+    size_t sa = (size_t)na, sb = (size_t)nb;
+    float s = (float)((double)g / count);
     size_t ntiles = (m + TILE - 1) / TILE;
-#pragma omp parallel for schedule(static) if (m * nb * nb > 65536)
+#pragma omp parallel for schedule(static) if (m * sa * sb > 65536)
     for (size_t t = 0; t < ntiles; t++) {
         size_t lo = t * TILE, hi = AC_MIN(m, lo + TILE), len = hi - lo;
         int cnt[TILE];
         if (da) {
-            for (size_t i = 0; i < nb; i++) {
+            for (size_t i = 0; i < sa; i++) {
                 const float *ai = a + i * m + lo;
                 for (size_t k = 0; k < len; k++) cnt[k] = 0;
-                for (size_t j = 0; j < nb; j++) {
+                for (size_t j = 0; j < sb; j++) {
                     const float *bj = b + j * m + lo;
                     for (size_t k = 0; k < len; k++) cnt[k] += sign_of(ai[k] - bj[k]);
                 }
@@ -58,10 +62,10 @@ void ac_cpu_l1_pairwise_backward(int batch, size_t m, const float *a, const floa
             }
         }
         if (db) {
-            for (size_t j = 0; j < nb; j++) {
+            for (size_t j = 0; j < sb; j++) {
                 const float *bj = b + j * m + lo;
                 for (size_t k = 0; k < len; k++) cnt[k] = 0;
-                for (size_t i = 0; i < nb; i++) {
+                for (size_t i = 0; i < sa; i++) {
                     const float *ai = a + i * m + lo;
                     for (size_t k = 0; k < len; k++) cnt[k] += sign_of(ai[k] - bj[k]);
                 }
@@ -75,19 +79,33 @@ void ac_cpu_l1_pairwise_backward(int batch, size_t m, const float *a, const floa
 static void l1_pairwise_backward(ac_graph *g, ac_node *node) {
     ac_tensor *a = node->in[0], *b = node->in[1];
     size_t m = ac_numel(a) / (size_t)a->shape[0];
-    ac_be()->l1_pairwise_backward(a->shape[0], m, a->data, b->data, node->out->grad[0],
-                                  ac_graph_grad(g, a), ac_graph_grad(g, b));
+    const double *count = node->extra;
+    ac_be()->l1_pairwise_backward(a->shape[0], b->shape[0], m, a->data, b->data, node->out->grad[0],
+                                  *count, ac_graph_grad(g, a), ac_graph_grad(g, b));
 }
 
-// a, b: (B, ...) of the same shape -> (1)
-ac_tensor *ac_l1_pairwise_mean(ac_graph *g, ac_tensor *a, ac_tensor *b) {
-    AC_ASSERT_MSG(ac_same_shape(a, b), "l1_pairwise_mean: shapes differ");
-    AC_ASSERT_MSG(a->shape[0] >= 1, "l1_pairwise_mean: empty batch");
+// a: (Ba, ...), b: (Bb, ...), the same shape after the batch dimension -> (1)
+ac_tensor *ac_l1_pairwise_mean_over(ac_graph *g, ac_tensor *a, ac_tensor *b, double count) {
+    AC_ASSERT_MSG(a->ndim == b->ndim, "l1_pairwise_mean: ranks differ");
+    for (int d = 1; d < a->ndim; d++)
+        AC_ASSERT_MSG(a->shape[d] == b->shape[d], "l1_pairwise_mean: item shapes differ");
+    AC_ASSERT_MSG(a->shape[0] >= 1 && b->shape[0] >= 1, "l1_pairwise_mean: empty batch");
+    AC_ASSERT_MSG(count > 0, "l1_pairwise_mean: count must be positive");
     size_t m = ac_numel(a) / (size_t)a->shape[0];
     int one = 1;
     ac_tensor *y = ac_graph_tensor(g, 1, &one);
-    y->data[0] = ac_be()->l1_pairwise_forward(a->shape[0], m, a->data, b->data);
+    y->data[0] = ac_be()->l1_pairwise_forward(a->shape[0], b->shape[0], m, a->data, b->data, count);
     ac_tensor *in[2] = {a, b};
-    ac_graph_record(g, y, l1_pairwise_backward, 2, in);
+    ac_node *node = ac_graph_record(g, y, l1_pairwise_backward, 2, in);
+    if (node) {
+        double *c = ac_graph_scratch(g, sizeof *c);
+        *c = count;
+        node->extra = c;
+    }
     return y;
+}
+
+ac_tensor *ac_l1_pairwise_mean(ac_graph *g, ac_tensor *a, ac_tensor *b) {
+    double m = (double)(ac_numel(a) / (size_t)a->shape[0]);
+    return ac_l1_pairwise_mean_over(g, a, b, (double)a->shape[0] * (double)b->shape[0] * m);
 }

@@ -40,8 +40,21 @@ void ac_split_channels(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor *
 ac_tensor *ac_l1_mean(ac_graph *g, ac_tensor *a, ac_tensor *b);  // mean |a - b|
 // a, b: (B, ...). mean over all pairs (i, j) of items and elements of |a_i - b_j|,
 // computed without materialising B*B copies.
+// a (Ba, ...) and b (Bb, ...) may differ in batch size.
 ac_tensor *ac_l1_pairwise_mean(ac_graph *g, ac_tensor *a, ac_tensor *b);
+// Parts of a larger mean (data-parallel training): the sums of ac_l1_mean and
+// ac_l1_pairwise_mean divided by `count` instead of their own element (pair) count.
+ac_tensor *ac_l1_mean_over(ac_graph *g, ac_tensor *a, ac_tensor *b, double count);
+ac_tensor *ac_l1_pairwise_mean_over(ac_graph *g, ac_tensor *a, ac_tensor *b, double count);
 ac_tensor *ac_sum(ac_graph *g, ac_tensor *x);                 // sum of all elements -> scalar
 ac_tensor *ac_div(ac_graph *g, ac_tensor *a, ac_tensor *b);   // scalar a / scalar b
+
+// Data-parallel collectives (dist.h): every rank calls them at the same point of its step.
+// The sum over ranks of a scalar; backward passes the gradient through unchanged (so that
+// summing parameter gradients over ranks gives the global loss's gradient). One process: x.
+ac_tensor *ac_allreduce_scalar(ac_graph *g, ac_tensor *x);
+// Every rank's share (ac_dist_share of global_batch) of a constant, concatenated in rank
+// order: (global_batch, ...). One process: x.
+ac_tensor *ac_allgather_batch(ac_graph *g, ac_tensor *x, int global_batch);
 
 #endif

@@ -27,12 +27,32 @@ static ac_status check_finite(const ac_step_losses *l) {
 
 static double val(const ac_tensor *t) { return t ? (double)t->data[0] : 0.0; }
 
-ac_status ac_teacher_step(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor *target,
-                          ac_step_losses *out) {
+// An L1 loss term: the mean over this batch (global_batch 0), or this rank's part of the mean
+// over the global batch added over the ranks.
+static ac_tensor *l1_term(ac_graph *g, ac_tensor *a, ac_tensor *b, int global_batch) {
+    if (!global_batch) return ac_l1_mean(g, a, b);
+    double per_item = (double)(ac_numel(a) / (size_t)a->shape[0]);
+    return ac_allreduce_scalar(g, ac_l1_mean_over(g, a, b, (double)global_batch * per_item));
+}
+
+// Concatenation along the batch of the non-NULL tensors of xs[0..n) (at least one).
+static ac_tensor *cat_present(ac_graph *g, ac_tensor *const *xs, int n) {
+    ac_tensor **p = ac_xmalloc(sizeof *p * (size_t)n);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (xs[i]) p[k++] = xs[i];
+    AC_ASSERT(k > 0);
+    ac_tensor *y = cat0(g, p, k);
+    free(p);
+    return y;
+}
+
+ac_status ac_teacher_step_dp(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor *target, int global_batch,
+                             ac_step_losses *out) {
     AC_ASSERT(ac_same_shape(input, target));
     ac_graph_reset(g);
     ac_tensor *y = ac_net_forward(net, g, input, NULL);
-    ac_tensor *loss = ac_l1_mean(g, y, target);
+    ac_tensor *loss = l1_term(g, y, target, global_batch);
     *out = (ac_step_losses){.loss = val(loss), .l1 = val(loss)};
     ac_status st = check_finite(out);
     if (st) return st;
@@ -40,13 +60,23 @@ ac_status ac_teacher_step(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor 
     return AC_OK;
 }
 
-ac_status ac_ke_step(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tensor *input,
-                     ac_tensor *target, ac_step_losses *out) {
+ac_status ac_teacher_step(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                          ac_step_losses *out) {
+    return ac_teacher_step_dp(net, g, input, target, 0, out);
+}
+
+ac_status ac_ke_step_dp(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                        int global_batch, ac_step_losses *out) {
     AC_ASSERT(ac_same_shape(input, target));
     ac_graph_reset(g);
     ac_tensor *y = ac_net_forward(student, g, input, NULL);
-    ac_tensor *l1 = ac_l1_mean(g, y, target);
-    ac_tensor *hcr = vgg ? ac_scale(g, ac_hcr_loss(g, vgg, y, target, input), AC_KE_HCR_WEIGHT) : NULL;
+    ac_tensor *l1 = l1_term(g, y, target, global_batch);
+    ac_tensor *hcr = NULL;
+    if (vgg) {
+        ac_tensor *h = global_batch ? ac_hcr_loss_global(g, vgg, y, target, input, global_batch)
+                                    : ac_hcr_loss(g, vgg, y, target, input);
+        hcr = ac_scale(g, h, AC_KE_HCR_WEIGHT);
+    }
     ac_tensor *loss = hcr ? ac_add(g, l1, hcr) : l1;
     *out = (ac_step_losses){.loss = val(loss), .l1 = val(l1), .hcr = val(hcr)};
     ac_status st = check_finite(out);
@@ -55,21 +85,27 @@ ac_status ac_ke_step(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tenso
     return AC_OK;
 }
 
-ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
-                     const int *type_counts, ac_step_losses *out) {
+ac_status ac_ke_step(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tensor *input,
+                     ac_tensor *target, ac_step_losses *out) {
+    return ac_ke_step_dp(student, vgg, g, input, target, 0, out);
+}
+
+ac_status ac_kc_step_dp(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                        const int *type_counts, int global_batch, ac_step_losses *out) {
     AC_ASSERT(ac_same_shape(input, target));
     AC_ASSERT(m->ckt && m->ckt->n_teachers == m->n_teachers);
     const int T = m->n_teachers;
     ac_graph_reset(g);
 
-    // Teachers: each restores its own part of the batch on an inference graph (no tape); its
-    // output and features stay alive there until the backward pass is done.
+    // Teachers: each restores its own part of the batch (if any) on an inference graph (no
+    // tape); its output and features stay alive there until the backward pass is done.
     ac_graph *tg = ac_graph_new(false);
     ac_tensor **tout = ac_xcalloc((size_t)T, sizeof *tout);
     ac_tensor **tfeat = ac_xcalloc((size_t)T * AC_NET_FEATURES, sizeof *tfeat);
     int off = 0;
     for (int t = 0; t < T; t++) {
-        AC_ASSERT_MSG(type_counts[t] > 0, "a collation batch needs every weather type");
+        AC_ASSERT(type_counts[t] >= 0);
+        if (!type_counts[t]) continue;
         ac_tensor *x = ac_slice(tg, input, 0, off, off + type_counts[t]);
         tout[t] = ac_net_forward(m->teachers[t], tg, x, tfeat + (size_t)t * AC_NET_FEATURES);
         ac_graph_drop(tg, x);
@@ -79,7 +115,7 @@ ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_te
 
     ac_tensor *S[AC_NET_FEATURES];
     ac_tensor *y = ac_net_forward(m->student, g, input, S);
-    ac_tensor *tl = ac_l1_mean(g, y, cat0(g, tout, T));
+    ac_tensor *tl = l1_term(g, y, cat_present(g, tout, T), global_batch);
 
     ac_tensor **F = ac_xcalloc((size_t)T * 3, sizeof *F), **P = F + T, **R = F + 2 * T;
     ac_tensor *pfe = NULL, *pfv = NULL;
@@ -87,14 +123,16 @@ ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_te
         for (int t = 0; t < T; t++) F[t] = tfeat[(size_t)t * AC_NET_FEATURES + l];
         ac_tensor *Q;
         ac_ckt_forward(m->ckt, g, l, F, S[l], P, R, &Q);
-        pfe = acc(g, pfe, ac_l1_mean(g, Q, cat0(g, P, T)));
-        ac_tensor *v = ac_l1_mean(g, cat0(g, R, T), cat0(g, F, T));
+        pfe = acc(g, pfe, l1_term(g, Q, cat_present(g, P, T), global_batch));
+        ac_tensor *v = l1_term(g, cat_present(g, R, T), cat_present(g, F, T), global_batch);
         pfv = acc(g, pfv, ac_scale(g, v, AC_KC_PFV_WEIGHT));
     }
     ac_tensor *loss = ac_add(g, ac_add(g, tl, pfe), pfv);
     ac_tensor *scr = NULL;
     if (m->vgg) {
-        scr = ac_scale(g, ac_scr_loss(g, m->vgg, y, target, input), AC_KC_SCR_WEIGHT);
+        ac_tensor *c = global_batch ? ac_scr_loss_global(g, m->vgg, y, target, input, global_batch)
+                                    : ac_scr_loss(g, m->vgg, y, target, input);
+        scr = ac_scale(g, c, AC_KC_SCR_WEIGHT);
         loss = ac_add(g, loss, scr);
     }
     *out = (ac_step_losses){.loss = val(loss), .t = val(tl), .pfe = val(pfe), .pfv = val(pfv), .scr = val(scr)};
@@ -105,4 +143,9 @@ ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_te
     free(tout);
     ac_graph_free(tg);
     return st;
+}
+
+ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                     const int *type_counts, ac_step_losses *out) {
+    return ac_kc_step_dp(m, g, input, target, type_counts, 0, out);
 }

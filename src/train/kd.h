@@ -41,13 +41,26 @@ typedef struct ac_kc_models {
 ac_status ac_teacher_step(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor *target,
                           ac_step_losses *out);
 
-// Knowledge collation on a batch grouped by type: type_counts[t] > 0 samples of type t,
-// type 0 first. loss = T + PFE + PFV + 0.1 SCR.
+// Knowledge collation on a batch grouped by type: type_counts[t] >= 0 samples of type t,
+// type 0 first (teacher t runs only when it has samples). loss = T + PFE + PFV + 0.1 SCR.
 ac_status ac_kc_step(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
                      const int *type_counts, ac_step_losses *out);
 
 // Knowledge examination: loss = L1(student(input), target) + 0.2 HCR (vgg NULL: L1 only).
 ac_status ac_ke_step(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tensor *input,
                      ac_tensor *target, ac_step_losses *out);
+
+// Data-parallel steps (dist.h; collectives: every rank runs the same step): input and target
+// are this rank's share (ac_dist_share) of a global batch of global_batch items, regrouped by
+// type globally, so the shares in rank order make up the one-process batch. Every loss term
+// is the mean over the global batch (local sums / global counts, added over the ranks), the
+// same on every rank; the gradients left in the parameters are this rank's part: their sum
+// over the ranks is the gradient of the one-process step. global_batch 0: the forms above.
+ac_status ac_teacher_step_dp(ac_net *net, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                             int global_batch, ac_step_losses *out);
+ac_status ac_kc_step_dp(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
+                        const int *type_counts, int global_batch, ac_step_losses *out);
+ac_status ac_ke_step_dp(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tensor *input,
+                        ac_tensor *target, int global_batch, ac_step_losses *out);
 
 #endif

@@ -41,12 +41,13 @@ void ac_cpu_copy_blocks(size_t outer, size_t len, const float *src, size_t src_s
                         size_t dst_stride);
 void ac_cpu_acc_blocks(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
                        size_t dst_stride);
-float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b);
-void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, float *da,
-                             float *db);
-float ac_cpu_l1_pairwise_forward(int batch, size_t m, const float *a, const float *b);
-void ac_cpu_l1_pairwise_backward(int batch, size_t m, const float *a, const float *b, float g,
-                                 float *da, float *db);
+float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b, double count);
+void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, double count,
+                             float *da, float *db);
+float ac_cpu_l1_pairwise_forward(int na, int nb, size_t m, const float *a, const float *b,
+                                 double count);
+void ac_cpu_l1_pairwise_backward(int na, int nb, size_t m, const float *a, const float *b,
+                                 float g, double count, float *da, float *db);
 float ac_cpu_sum_forward(size_t n, const float *x);
 
 // Single-precision GEMM on row-major matrices through OpenBLAS:
