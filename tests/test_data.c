@@ -287,6 +287,70 @@ static void test_sampler_determinism(void) {
     ac_meta_set_free(data);
 }
 
+// Data-parallel shares: the shares [0,2), [2,3), [3,5) of every batch of 5, in order, make up
+// the whole batch (same items, same regrouping, same skipped batches); a share's type counts
+// may be 0; empty or out-of-range shares are refused.
+static void test_sampler_shares(void) {
+    ac_meta_set *data = open_sources(2);
+    ac_sampler_opts o = ac_sampler_defaults();
+    o.batch_size = 5;
+    o.crop = 16;
+    o.seed = 9;
+    o.threads = 1;
+    const int bounds[4] = {0, 2, 3, 5};
+    ac_sampler *whole, *part[3];
+    CHECK(ac_sampler_open(data, &o, &whole) == AC_OK);
+    for (int k = 0; k < 3; k++) {
+        o.share_begin = bounds[k];
+        o.share_end = bounds[k + 1];
+        CHECK(ac_sampler_open(data, &o, &part[k]) == AC_OK);
+    }
+    int compared = 0, zero_counts = 0;
+    bool same = true;
+    for (int epoch = 1; epoch <= 4; epoch++) {
+        ac_sampler_begin_epoch(whole, epoch);
+        for (int k = 0; k < 3; k++) ac_sampler_begin_epoch(part[k], epoch);
+        for (;;) {
+            ac_batch *w, *b[3];
+            CHECK(ac_sampler_next(whole, &w) == AC_OK);
+            for (int k = 0; k < 3; k++) CHECK(ac_sampler_next(part[k], &b[k]) == AC_OK);
+            for (int k = 0; k < 3; k++) same &= !w == !b[k];
+            if (!w || !same) {
+                ac_batch_free(w);
+                for (int k = 0; k < 3; k++) ac_batch_free(b[k]);
+                break;
+            }
+            size_t item = (size_t)3 * 16 * 16;
+            for (int k = 0; k < 3; k++) {
+                int lo = bounds[k], n = bounds[k + 1] - lo;
+                same &= b[k]->input->shape[0] == n && b[k]->index == w->index;
+                same &= !memcmp(b[k]->types, w->types + lo, sizeof(int) * (size_t)n);
+                same &= !memcmp(b[k]->input->data, w->input->data + lo * item, n * item * sizeof(float));
+                same &= !memcmp(b[k]->target->data, w->target->data + lo * item, n * item * sizeof(float));
+                int c[2] = {0, 0};
+                for (int j = 0; j < n; j++) c[b[k]->types[j]]++;
+                same &= c[0] == b[k]->type_counts[0] && c[1] == b[k]->type_counts[1];
+                zero_counts += !c[0] || !c[1];
+            }
+            compared++;
+            ac_batch_free(w);
+            for (int k = 0; k < 3; k++) ac_batch_free(b[k]);
+        }
+        for (int k = 0; k < 3; k++) same &= ac_sampler_skipped(part[k]) == ac_sampler_skipped(whole);
+    }
+    CHECK_MSG(same && compared > 0, "shares differ from the whole batch (%d compared)", compared);
+    CHECK_MSG(zero_counts > 0, "no share lacked a type");
+    ac_sampler_close(whole);
+    for (int k = 0; k < 3; k++) ac_sampler_close(part[k]);
+    ac_sampler *bad;
+    o.share_begin = 3;
+    o.share_end = 3;
+    CHECK(ac_sampler_open(data, &o, &bad) == AC_ERR_ARG && strstr(ac_error_message(), "share"));
+    o.share_end = 6;
+    CHECK(ac_sampler_open(data, &o, &bad) == AC_ERR_ARG);
+    ac_meta_set_free(data);
+}
+
 static void test_sampler_skip_and_balanced(void) {
     ac_meta_set *data = open_sources(3);
     ac_sampler_opts o = ac_sampler_defaults();
@@ -417,6 +481,7 @@ int main(void) {
     RUN(test_meta_set_folder);
     RUN(test_sampler_batches);
     RUN(test_sampler_determinism);
+    RUN(test_sampler_shares);
     RUN(test_sampler_skip_and_balanced);
     RUN(test_sampler_bad_pair);
     RUN(test_valid_loader);
