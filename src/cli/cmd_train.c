@@ -1,14 +1,17 @@
 // cmd_train.c: `allclear train` (two-stage knowledge learning of the student from frozen
 // teachers) and `allclear train-teacher` (one network, one weather type, L1). Both share the
 // options, the progress display and src/train/trainer.h.
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "dist/dist.h"
 #include "train/trainer.h"
 
 typedef struct train_cli {
@@ -92,7 +95,37 @@ static void on_epoch_end(void *ctx, const ac_epoch_record *r) {
     fflush(stdout);
 }
 
+static int train_run(bool teacher, int argc, char **argv);
+
+// An error line; under MPI only from the rank whose message explains the stop (and rank 0).
+static void report_error(void) {
+    if (ac_dist_size() == 1) ac_cli_error("%s", ac_error_message());
+    else if (ac_dist_rank() == 0 || !ac_dist_failed_elsewhere())
+        ac_cli_error("rank %d: %s", ac_dist_rank(), ac_error_message());
+}
+
+// Compute threads of a rank started by mpirun without --threads or OMP_NUM_THREADS: the cores
+// it is bound to when mpirun bound it, else this machine's cores shared among its ranks.
+static void default_rank_threads(void) {
+    if (!ac_dist_active() || getenv("OMP_NUM_THREADS")) return;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int avail = omp_get_num_procs();
+    if (online > 0 && avail >= online) avail = (int)(online / ac_dist_local_size());
+    ac_set_threads(AC_MAX(avail, 1));
+}
+
 static int train_main(bool teacher, int argc, char **argv) {
+    // under mpirun: one rank of a data-parallel run (src/dist/dist.h)
+    if (ac_dist_init(&argc, &argv)) {
+        ac_cli_error("%s", ac_error_message());
+        return 1;
+    }
+    int rc = train_run(teacher, argc, argv);
+    ac_dist_finalize();
+    return rc;
+}
+
+static int train_run(bool teacher, int argc, char **argv) {
     ac_train_opts o = ac_train_defaults();
     o.kind = teacher ? AC_TRAIN_TEACHER : AC_TRAIN_STUDENT;
     ac_str_list teachers = {0}, pos;
@@ -179,20 +212,21 @@ static int train_main(bool teacher, int argc, char **argv) {
         return 2;
     }
     if (threads > 0) ac_set_threads(threads);
+    else default_rank_threads();
 
     train_cli c = {.log_every = o.log_every, .contrastive = o.contrastive && !teacher};
     ac_train_events ev = {&c, on_note, on_epoch_start, on_step, on_validating, on_epoch_end};
     ac_trainer *tr;
     ac_status st = ac_trainer_open(&o, &ev, &tr);
     if (st) {
-        ac_cli_error("%s", ac_error_message());
+        report_error();
         ac_str_list_free(&teachers);
         return 2;
     }
     st = ac_trainer_run(tr);
     if (st) {
         if (c.bar.tty && (c.in_epoch || c.validating)) fputc('\n', stderr);
-        ac_cli_error("%s", ac_error_message());
+        report_error();
     }
     ac_trainer_close(tr);
     ac_str_list_free(&teachers);

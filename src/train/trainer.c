@@ -12,8 +12,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "backend/backend.h"
 #include "core/common.h"
 #include "data/sampler.h"
+#include "dist/dist.h"
+#include "dist/grad_sync.h"
 #include "image/image.h"
 #include "train/checkpoint.h"
 #include "train/eval.h"
@@ -39,6 +42,13 @@ struct ac_trainer {
     double base_lr;
     int kc_epochs;
     int64_t global_step;
+    // data parallel (dist.h): this rank, the number of ranks, the tensors Adam trains (whose
+    // gradients are summed over the ranks) and the timing of the last epoch's steps
+    int rank, ranks;
+    ac_tensor **trained;
+    int n_trained;
+    ac_grad_sync *sync;
+    double step_seconds, comm_seconds, sync_seconds;
 };
 
 ac_train_opts ac_train_defaults(void) {
@@ -99,6 +109,9 @@ static ac_status check_options(const ac_train_opts *o) {
         return ac_fail(AC_ERR_ARG, "--crop must be a multiple of 16 and at least %d (the network halves the size 4 "
                        "times), got %d", AC_NET_MIN_SIDE, o->crop);
     if (o->batch_size < 1) return ac_fail(AC_ERR_ARG, "--batch-size must be at least 1");
+    if (o->batch_size < ac_dist_size())
+        return ac_fail(AC_ERR_ARG, "--batch-size %d is smaller than the %d MPI ranks: every rank needs at least one "
+                       "sample of each batch", o->batch_size, ac_dist_size());
     if (!(o->lr > 0) || !(o->lr_min >= 0)) return ac_fail(AC_ERR_ARG, "--lr must be positive and --lr-min not negative");
     if (o->val_freq < 1) return ac_fail(AC_ERR_ARG, "--val-freq must be at least 1");
     if (o->top_k < 0) return ac_fail(AC_ERR_ARG, "--top-k must not be negative");
@@ -226,6 +239,8 @@ static ac_status write_args_json(ac_trainer *tr) {
     cJSON_AddStringToObject(o, "width", v);
     snprintf(v, sizeof v, "%d", tr->o.res_blocks);
     cJSON_AddStringToObject(o, "res_blocks", v);
+    snprintf(v, sizeof v, "%d", tr->ranks);
+    cJSON_AddStringToObject(o, "mpi_ranks", v);
     for (int i = 0; i < tr->settings->n_meta; i++)
         cJSON_AddStringToObject(o, tr->settings->meta[i].key, tr->settings->meta[i].value);
     cJSON *t = cJSON_AddArrayToObject(o, "teachers");
@@ -272,6 +287,28 @@ static ac_status resume(ac_trainer *tr, ac_ckpt_part *parts, int n_parts) {
     return st;
 }
 
+// Everything a run needs to continue, from rank 0 to the others: parameters, Adam's moments
+// and step, the epoch and the generator (rank 0 alone reads a resumed state; the others may
+// not even see the folder). Initialisation from the seed already agrees; this makes sure.
+static ac_status broadcast_state(ac_trainer *tr, const ac_ckpt_part *parts, int n_parts) {
+    if (tr->ranks == 1) return AC_OK;
+    ac_status st = AC_OK;
+    for (int p = 0; p < n_parts && !st; p++)
+        for (int i = 0; i < parts[p].params->count && !st; i++) {
+            ac_tensor *t = parts[p].params->items[i].tensor;
+            st = ac_dist_broadcast(t->data, ac_numel(t) * sizeof(float), 0);
+        }
+    for (int i = 0; i < tr->adam->n_params && !st; i++) {
+        size_t bytes = ac_numel(tr->adam->params[i].param) * sizeof(float);
+        st = ac_dist_broadcast(tr->adam->params[i].m, bytes, 0);
+        if (!st) st = ac_dist_broadcast(tr->adam->params[i].v, bytes, 0);
+    }
+    if (!st) st = ac_dist_broadcast(&tr->adam->step, sizeof tr->adam->step, 0);
+    if (!st) st = ac_dist_broadcast(&tr->state.epoch, sizeof tr->state.epoch, 0);
+    if (!st) st = ac_dist_broadcast(&tr->state.rng, sizeof tr->state.rng, 0);
+    return st;
+}
+
 static void trainable_tensors(ac_params *p, ac_tensor ***list, int *n) {
     *list = ac_xrealloc(*list, (size_t)(*n + p->count) * sizeof **list);
     for (int i = 0; i < p->count; i++) (*list)[(*n)++] = p->items[i].tensor;
@@ -279,11 +316,13 @@ static void trainable_tensors(ac_params *p, ac_tensor ***list, int *n) {
 
 ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, ac_trainer **out) {
     *out = NULL;
-    ac_status st = check_options(opts);
+    ac_status st = ac_dist_agree(check_options(opts));
     if (st) return st;
     ac_trainer *tr = ac_xcalloc(1, sizeof *tr);
     tr->o = *opts;
-    if (ev) tr->ev = *ev;
+    tr->rank = ac_dist_rank();
+    tr->ranks = ac_dist_size();
+    if (ev && tr->rank == 0) tr->ev = *ev;  // rank 0 alone reports
     const ac_train_opts *o = &tr->o;
     const bool student = o->kind == AC_TRAIN_STUDENT;
     tr->kc_epochs = !student ? 0 : o->kc_epochs < 0 ? o->epochs / 2 : o->kc_epochs;
@@ -314,17 +353,20 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
         so.seed = o->seed;
         so.balanced = o->balanced;
         so.threads = o->data_threads;
+        ac_dist_share(o->batch_size, tr->rank, tr->ranks, &so.share_begin, &so.share_end);
         st = ac_sampler_open(tr->train, &so, &tr->sampler);
         if (st) ac_error_prefix("%s", o->train);
     }
     if (!st && student) st = open_teachers(tr);
     if (!st && student && o->contrastive) st = open_vgg(tr);
-    if (!st && o->resume && !ac_path_exists(tr->latest))
+    // the run folder is rank 0's alone
+    if (!st && tr->rank == 0 && o->resume && !ac_path_exists(tr->latest))
         st = ac_fail(AC_ERR_IO, "%s: no training state to resume from", tr->latest);
-    if (!st && !o->resume && ac_path_exists(tr->latest))
+    if (!st && tr->rank == 0 && !o->resume && ac_path_exists(tr->latest))
         st = ac_fail(AC_ERR_ARG, "%s already holds a training state (%s): pass --resume to continue it, or choose "
                      "another --save-dir", o->save_dir, tr->latest);
-    if (!st) st = ac_mkdir_p(o->save_dir);
+    if (!st && tr->rank == 0) st = ac_mkdir_p(o->save_dir);
+    st = ac_dist_agree(st);
     if (st) {
         ac_trainer_close(tr);
         return st;
@@ -349,17 +391,23 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     }
     tr->adam = ac_adam_new(0.9, 0.999, 1e-8, 0.0);
     ac_adam_add_group(tr->adam, list, n, tr->base_lr);
-    free(list);
+    tr->trained = list;
+    tr->n_trained = n;
     record_settings(tr);
-    if (o->resume) st = resume(tr, parts, n_parts);
-    if (!st) st = ac_train_log_open(o->save_dir, o->resume ? tr->state.epoch : -1, &tr->log);
-    if (!st) st = write_args_json(tr);
+    if (tr->rank == 0) {
+        if (o->resume) st = resume(tr, parts, n_parts);
+        if (!st) st = ac_train_log_open(o->save_dir, o->resume ? tr->state.epoch : -1, &tr->log);
+        if (!st) st = write_args_json(tr);
+    }
+    st = ac_dist_agree(st);
+    if (!st) st = broadcast_state(tr, parts, n_parts);
     if (st) {
         ac_trainer_close(tr);
         return st;
     }
     tr->global_step = tr->adam->step;
     tr->g = ac_graph_new(true);
+    if (tr->ranks > 1) tr->sync = ac_grad_sync_new(AC_GRAD_SYNC_BUCKET_BYTES);
     note(tr, "%s: width %d, %d res blocks, %zu parameters%s; %d steps per epoch of batch %d, crop %d; base lr %g",
          student ? "student" : "teacher", o->width, o->res_blocks, ac_params_numel(ac_net_params(tr->net)),
          student ? " (+ CKT modules)" : "", ac_sampler_batches_per_epoch(tr->sampler), o->batch_size, o->crop,
@@ -367,6 +415,10 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     if (student)
         note(tr, "epochs 1-%d knowledge collation, %d-%d knowledge examination%s", tr->kc_epochs, tr->kc_epochs + 1,
              o->epochs, o->contrastive ? "" : " (no contrastive terms)");
+    if (ac_dist_active())
+        note(tr, "data parallel over %d MPI ranks (%d on this machine): %d to %d samples of each batch per rank, "
+             "%d compute threads per rank", tr->ranks, ac_dist_local_size(), o->batch_size / tr->ranks,
+             (o->batch_size + tr->ranks - 1) / tr->ranks, ac_get_threads());
     *out = tr;
     return AC_OK;
 }
@@ -374,6 +426,8 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
 void ac_trainer_close(ac_trainer *tr) {
     if (!tr) return;
     ac_graph_free(tr->g);
+    ac_grad_sync_free(tr->sync);
+    free(tr->trained);
     ac_train_log_close(tr->log);
     ac_adam_free(tr->adam);
     ac_vgg19_free(tr->vgg);
@@ -433,10 +487,14 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
     ac_sampler_begin_epoch(tr->sampler, e);
     ac_step_losses sum = {0};
     int done = 0;
+    const int gb = o->batch_size;  // every rank holds its share of the global batch
+    double t0 = now_seconds(), comm0 = ac_dist_comm_seconds(), sync0 = tr->sync ? ac_grad_sync_seconds(tr->sync) : 0;
     for (;;) {
         ac_batch *b;
         ac_status st = ac_sampler_next(tr->sampler, &b);
+        st = ac_dist_agree(st);  // a rank that cannot read its images stops them all
         if (st) {
+            ac_batch_free(b);
             ac_error_prefix("epoch %d", e);
             return st;
         }
@@ -444,15 +502,17 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
         ac_adam_zero_grad(tr->adam);
         ac_step_losses l;
         if (!strcmp(stage, "teacher")) {
-            st = ac_teacher_step(tr->net, tr->g, b->input, b->target, &l);
+            st = ac_teacher_step_dp(tr->net, tr->g, b->input, b->target, gb, &l);
         } else if (!strcmp(stage, "KC")) {
             ac_kc_models m = {tr->net, tr->teachers, tr->n_teachers, tr->ckt, tr->vgg};
-            st = ac_kc_step(&m, tr->g, b->input, b->target, b->type_counts, &l);
+            st = ac_kc_step_dp(&m, tr->g, b->input, b->target, b->type_counts, gb, &l);
         } else {
-            st = ac_ke_step(tr->net, tr->vgg, tr->g, b->input, b->target, &l);
+            st = ac_ke_step_dp(tr->net, tr->vgg, tr->g, b->input, b->target, gb, &l);
         }
         int index = b->index;
         ac_batch_free(b);
+        // the losses are global, so a non-finite one stops every rank at the same step
+        if (!st && tr->sync) st = ac_grad_sync_run(tr->sync, tr->trained, tr->n_trained);
         if (st) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ac_error_message());
@@ -466,7 +526,7 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
         add_losses(&sum, &l);
         done++;
         tr->global_step++;
-        if (o->log_every > 0 && tr->global_step % o->log_every == 0) {
+        if (tr->log && o->log_every > 0 && tr->global_step % o->log_every == 0) {
             st = ac_train_log_step(tr->log, stage, tr->global_step, &l);
             if (st) return st;
         }
@@ -478,6 +538,9 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
     rec->steps = done;
     rec->skipped = ac_sampler_skipped(tr->sampler);
     rec->mean = mean_losses(&sum, done);
+    tr->step_seconds = done ? (now_seconds() - t0) / done : 0;
+    tr->comm_seconds = done ? (ac_dist_comm_seconds() - comm0) / done : 0;
+    tr->sync_seconds = done && tr->sync ? (ac_grad_sync_seconds(tr->sync) - sync0) / done : 0;
     return AC_OK;
 }
 
@@ -540,21 +603,31 @@ ac_status ac_trainer_run(ac_trainer *tr) {
         if (!params_finite(ac_net_params(tr->net)))
             return ac_fail(AC_ERR_NUMERIC, "epoch %d: the network's weights are no longer finite; stopped, the last "
                            "good state is %s (epoch %d)", e, tr->latest, tr->state.epoch);
+        if (ac_dist_active())
+            note(tr, "epoch %d: %.4f s per step on %d ranks, of which %.4f s in MPI collectives (gradient allreduce "
+                 "%.4f s)", e, tr->step_seconds, tr->ranks, tr->comm_seconds, tr->sync_seconds);
+        // rank 0 alone validates, logs and writes files; the others wait (asleep) for its status
         char *evicted = NULL;
-        if (e % o->val_freq == 0 || e == o->epochs) st = validate(tr, e, &rec, &evicted);
-        rec.seconds = now_seconds() - t0;
-        if (!st) st = ac_train_log_epoch(tr->log, &rec);
-        if (!st) {
+        if (tr->rank == 0) {
+            if (e % o->val_freq == 0 || e == o->epochs) st = validate(tr, e, &rec, &evicted);
+            rec.seconds = now_seconds() - t0;
+            if (!st) st = ac_train_log_epoch(tr->log, &rec);
+            if (!st) {
+                tr->state.epoch = e;
+                st = ac_train_state_save(tr->latest, parts, n_parts, tr->adam, &cfg, &tr->state, tr->settings);
+                if (st) tr->state.epoch = e - 1;
+            }
+            if (!st && evicted) {
+                char *p = ac_path_join(o->save_dir, evicted);
+                unlink(p);
+                free(p);
+            }
+            free(evicted);
+        } else {
+            rec.seconds = now_seconds() - t0;
             tr->state.epoch = e;
-            st = ac_train_state_save(tr->latest, parts, n_parts, tr->adam, &cfg, &tr->state, tr->settings);
-            if (st) tr->state.epoch = e - 1;
         }
-        if (!st && evicted) {
-            char *p = ac_path_join(o->save_dir, evicted);
-            unlink(p);
-            free(p);
-        }
-        free(evicted);
+        st = ac_dist_agree(st);
         if (st) return st;
         if (tr->ev.epoch_end) tr->ev.epoch_end(tr->ev.ctx, &rec);
     }
@@ -562,13 +635,16 @@ ac_status ac_trainer_run(ac_trainer *tr) {
         note(tr, "stopped after epoch %d of %d: continue with --resume", tr->state.epoch, o->epochs);
         return AC_OK;
     }
-    char *final = ac_path_join(o->save_dir, "final.safetensors");
-    ac_tensor_map *meta = ac_tensor_map_new();
-    set_meta(meta, "kind", "%s", tr->state.kind);
-    set_meta(meta, "epoch", "%d", tr->state.epoch);
-    ac_status st = ac_save_net(final, tr->net, meta);
-    ac_tensor_map_free(meta);
-    if (!st) note(tr, "done: the network after epoch %d is %s", tr->state.epoch, final);
-    free(final);
-    return st;
+    ac_status st = AC_OK;
+    if (tr->rank == 0) {
+        char *final = ac_path_join(o->save_dir, "final.safetensors");
+        ac_tensor_map *meta = ac_tensor_map_new();
+        set_meta(meta, "kind", "%s", tr->state.kind);
+        set_meta(meta, "epoch", "%d", tr->state.epoch);
+        st = ac_save_net(final, tr->net, meta);
+        ac_tensor_map_free(meta);
+        if (!st) note(tr, "done: the network after epoch %d is %s", tr->state.epoch, final);
+        free(final);
+    }
+    return ac_dist_agree(st);
 }
