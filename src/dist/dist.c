@@ -46,6 +46,12 @@ ac_status ac_dist_init(int *argc, char ***argv) {
 #else
     (void)argc;
     (void)argv;
+    // copies started by a launcher would each train alone and write the same files
+    const char *n = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!n) n = getenv("PMI_SIZE");
+    if (n && atoi(n) > 1)
+        return ac_fail(AC_ERR_UNSUPPORTED, "this allclear was built without MPI, yet an MPI launcher started %s "
+                       "copies of it: rebuild with Open MPI installed (libopenmpi-dev) and AC_MPI on", n);
 #endif
     return AC_OK;
 }
