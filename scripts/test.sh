@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite. Builds with -Werror and runs every test, then builds again
-# with AddressSanitizer + UndefinedBehaviorSanitizer and runs every test once more.
+# with AddressSanitizer + UndefinedBehaviorSanitizer and runs every test once more. A build
+# without MPI (AC_MPI=OFF) is compiled and its test_dist run in between.
 # Exits non-zero when anything fails. Set AC_SKIP_SANITIZE=1 to skip the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAC_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== build without MPI (-DAC_MPI=OFF: MPI is optional), program and test_dist only"
+cmake -S . -B build-nompi -DCMAKE_BUILD_TYPE=Release -DAC_WERROR=ON -DAC_MPI=OFF >/dev/null
+cmake --build build-nompi -j"$jobs" --target allclear_cli test_dist
+build-nompi/allclear version | grep -q 'built without MPI'
+(OMP_NUM_THREADS=2 build-nompi/test_dist >/dev/null && echo "test_dist (no MPI): passed") || { echo "test_dist failed in the build without MPI"; exit 1; }
 
 if [ "${AC_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"

@@ -13,11 +13,13 @@ static int dist_rank = 0, dist_size = 1, dist_local_size = 1;
 static bool dist_active = false, failed_elsewhere = false;
 static double comm_seconds = 0;
 
+#ifdef AC_WITH_MPI
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+#endif
 
 bool ac_dist_available(void) {
 #ifdef AC_WITH_MPI
@@ -99,6 +101,7 @@ ac_status ac_dist_allreduce_sum(float *data, size_t n) {
     comm_seconds += now() - t;
     return st;
 #else
+    (void)data;
     return AC_OK;
 #endif
 }
@@ -112,6 +115,7 @@ ac_status ac_dist_allreduce_sum_double(double *data, size_t n) {
     comm_seconds += now() - t;
     return st;
 #else
+    (void)data;
     return AC_OK;
 #endif
 }
