@@ -1,4 +1,10 @@
 // dist.c: the MPI implementation of dist.h, or a one-process world without MPI.
+// The collectives where ranks wait for each other (agree, barrier, the scalar loss sums) wait
+// politely: a rank that arrives first polls for 2 ms, then sleeps 0.2 ms between polls. Open
+// MPI's blocking calls spin at full speed instead, which, when ranks share cores
+// (oversubscribed tests, rank 0 validating while the others wait), takes the cores from the
+// ranks that still compute. Collectives that move much data (gradients, features) spin, as
+// Open MPI advances a transfer only while it is being polled; callers synchronise first.
 #include "dist/dist.h"
 
 #include <stdlib.h>
@@ -85,20 +91,31 @@ static ac_status mpi_check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return AC_OK;
     return ac_fail(AC_ERR_IO, "MPI %s failed (code %d)", what, rc);
 }
+
+// Completes a request started by the call that returned `rc`; counts the time since t0.
+static ac_status finish(int rc, MPI_Request *r, double t0, const char *what, bool polite) {
+    int done = 0;
+    while (rc == MPI_SUCCESS && !done) {
+        rc = MPI_Test(r, &done, MPI_STATUS_IGNORE);
+        if (polite && rc == MPI_SUCCESS && !done && now() - t0 > 2e-3) nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    comm_seconds += now() - t0;
+    return mpi_check(rc, what);
+}
 #endif
 
 ac_status ac_dist_allreduce_sum(float *data, size_t n) {
     if (!dist_active || n == 0) return AC_OK;
 #ifdef AC_WITH_MPI
-    double t = now();
     ac_status st = AC_OK;
     // Large buffers go in chunks that fit MPI's int counts.
     for (size_t off = 0; off < n && st == AC_OK; off += (size_t)1 << 28) {
         size_t len = AC_MIN(n - off, (size_t)1 << 28);
-        st = mpi_check(MPI_Allreduce(MPI_IN_PLACE, data + off, (int)len, MPI_FLOAT, MPI_SUM,
-                                     MPI_COMM_WORLD), "allreduce");
+        double t = now();
+        MPI_Request r;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, data + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+        st = finish(rc, &r, t, "allreduce", false);
     }
-    comm_seconds += now() - t;
     return st;
 #else
     (void)data;
@@ -109,11 +126,11 @@ ac_status ac_dist_allreduce_sum(float *data, size_t n) {
 ac_status ac_dist_allreduce_sum_double(double *data, size_t n) {
     if (!dist_active || n == 0) return AC_OK;
 #ifdef AC_WITH_MPI
+    if (n > (size_t)INT32_MAX) return ac_fail(AC_ERR_NOMEM, "allreduce of %zu doubles is too large", n);
     double t = now();
-    ac_status st = mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_DOUBLE, MPI_SUM,
-                                           MPI_COMM_WORLD), "allreduce");
-    comm_seconds += now() - t;
-    return st;
+    MPI_Request r;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, data, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &r);
+    return finish(rc, &r, t, "allreduce", true);
 #else
     (void)data;
     return AC_OK;
@@ -128,10 +145,9 @@ ac_status ac_dist_allgather(const float *in, size_t n, float *out) {
 #ifdef AC_WITH_MPI
     if (n > (size_t)1 << 30) return ac_fail(AC_ERR_ARG, "allgather of %zu floats is too large", n);
     double t = now();
-    ac_status st = mpi_check(MPI_Allgather(in, (int)n, MPI_FLOAT, out, (int)n, MPI_FLOAT,
-                                           MPI_COMM_WORLD), "allgather");
-    comm_seconds += now() - t;
-    return st;
+    MPI_Request r;
+    int rc = MPI_Iallgather(in, (int)n, MPI_FLOAT, out, (int)n, MPI_FLOAT, MPI_COMM_WORLD, &r);
+    return finish(rc, &r, t, "allgather", false);
 #else
     return AC_OK;
 #endif
@@ -156,9 +172,9 @@ ac_status ac_dist_allgatherv(const float *in, size_t n, float *out, const size_t
         off += counts[r];
     }
     double t = now();
-    ac_status st = mpi_check(MPI_Allgatherv(in, (int)n, MPI_FLOAT, out, cnt, disp, MPI_FLOAT, MPI_COMM_WORLD),
-                             "allgatherv");
-    comm_seconds += now() - t;
+    MPI_Request r;
+    int rc = MPI_Iallgatherv(in, (int)n, MPI_FLOAT, out, cnt, disp, MPI_FLOAT, MPI_COMM_WORLD, &r);
+    ac_status st = finish(rc, &r, t, "allgather", false);
     free(cnt);
     return st;
 #else
@@ -195,9 +211,7 @@ ac_status ac_dist_iallreduce_sum(float *data, size_t n, ac_dist_request **req) {
 ac_status ac_dist_wait(ac_dist_request *req) {
     if (!req) return AC_OK;
 #ifdef AC_WITH_MPI
-    double t = now();
-    ac_status st = mpi_check(MPI_Wait(&req->r, MPI_STATUS_IGNORE), "wait");
-    comm_seconds += now() - t;
+    ac_status st = finish(MPI_SUCCESS, &req->r, now(), "allreduce", false);
     free(req);
     return st;
 #else
@@ -213,16 +227,8 @@ ac_status ac_dist_agree(ac_status st) {
     double t = now();
     MPI_Request r;
     int rc = MPI_Iallreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &r);
-    if (rc == MPI_SUCCESS) {
-        // spin briefly (ranks usually arrive together), then poll while sleeping
-        int done = 0;
-        while (!done && rc == MPI_SUCCESS) {
-            rc = MPI_Test(&r, &done, MPI_STATUS_IGNORE);
-            if (!done && now() - t > 2e-3) nanosleep(&(struct timespec){0, 500000}, NULL);
-        }
-    }
-    comm_seconds += now() - t;
-    if (rc != MPI_SUCCESS) return st ? st : mpi_check(rc, "allreduce");
+    ac_status got = finish(rc, &r, t, "allreduce", true);
+    if (got) return st ? st : got;
     if (v[0] == AC_OK) return AC_OK;
     int first = dist_size - v[1];  // the lowest failing rank: its message explains
     failed_elsewhere = first != dist_rank;
@@ -238,9 +244,9 @@ ac_status ac_dist_broadcast(void *data, size_t bytes, int root) {
 #ifdef AC_WITH_MPI
     if (bytes > (size_t)1 << 30) return ac_fail(AC_ERR_ARG, "broadcast of %zu bytes is too large", bytes);
     double t = now();
-    ac_status st = mpi_check(MPI_Bcast(data, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "broadcast");
-    comm_seconds += now() - t;
-    return st;
+    MPI_Request r;
+    int rc = MPI_Ibcast(data, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD, &r);
+    return finish(rc, &r, t, "broadcast", false);
 #else
     (void)data;
     (void)bytes;
@@ -251,7 +257,10 @@ ac_status ac_dist_broadcast(void *data, size_t bytes, int root) {
 
 void ac_dist_barrier(void) {
 #ifdef AC_WITH_MPI
-    if (dist_active) MPI_Barrier(MPI_COMM_WORLD);
+    if (!dist_active) return;
+    MPI_Request r;
+    int rc = MPI_Ibarrier(MPI_COMM_WORLD, &r);
+    finish(rc, &r, now(), "barrier", true);
 #endif
 }
 

@@ -45,6 +45,7 @@ int ac_dist_local_size(void);
 // order, sizes differ by at most one (rank r gets [r total / size, (r + 1) total / size)).
 void ac_dist_share(int total, int rank, int size, int *begin, int *end);
 ac_status ac_dist_broadcast(void *data, size_t bytes, int root);
+// Waits (asleep after 2 ms) until every rank has arrived.
 void ac_dist_barrier(void);
 // Seconds spent inside collective calls since the last reset (for benchmarks).
 double ac_dist_comm_seconds(void);

@@ -14,7 +14,7 @@ struct ac_grad_sync {
     ac_dist_request **reqs;
     size_t *bucket_end;  // end offset (floats) of each bucket in buf
     int cap_buckets;
-    double seconds;
+    double seconds, wait_seconds;
     int64_t buckets;
 };
 
@@ -39,6 +39,7 @@ void ac_grad_sync_free(ac_grad_sync *s) {
 }
 
 double ac_grad_sync_seconds(const ac_grad_sync *s) { return s->seconds; }
+double ac_grad_sync_wait_seconds(const ac_grad_sync *s) { return s->wait_seconds; }
 int64_t ac_grad_sync_buckets(const ac_grad_sync *s) { return s->buckets; }
 
 static void add_bucket(ac_grad_sync *s, int *nb, size_t end) {
@@ -52,7 +53,11 @@ static void add_bucket(ac_grad_sync *s, int *nb, size_t end) {
 
 ac_status ac_grad_sync_run(ac_grad_sync *s, ac_tensor *const *tensors, int n) {
     if (ac_dist_size() == 1) return AC_OK;
+    // wait (asleep) for the slowest rank's backward pass; the transfers then run at full speed
     double t0 = now();
+    ac_dist_barrier();
+    double t1 = now();
+    s->wait_seconds += t1 - t0;
     size_t total = 0;
     for (int i = 0; i < n; i++)
         if (tensors[i]->requires_grad) total += ac_numel(tensors[i]);
@@ -95,6 +100,6 @@ ac_status ac_grad_sync_run(ac_grad_sync *s, ac_tensor *const *tensors, int n) {
         }
     }
     s->buckets += nb;
-    s->seconds += now() - t0;
+    s->seconds += now() - t1;
     return st;
 }

@@ -48,7 +48,7 @@ struct ac_trainer {
     ac_tensor **trained;
     int n_trained;
     ac_grad_sync *sync;
-    double step_seconds, comm_seconds, sync_seconds;
+    double step_seconds, comm_seconds, sync_seconds, sync_wait_seconds;
 };
 
 ac_train_opts ac_train_defaults(void) {
@@ -488,7 +488,8 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
     ac_step_losses sum = {0};
     int done = 0;
     const int gb = o->batch_size;  // every rank holds its share of the global batch
-    double t0 = now_seconds(), comm0 = ac_dist_comm_seconds(), sync0 = tr->sync ? ac_grad_sync_seconds(tr->sync) : 0;
+    double t0 = now_seconds(), comm0 = ac_dist_comm_seconds();
+    double sync0 = tr->sync ? ac_grad_sync_seconds(tr->sync) : 0, wait0 = tr->sync ? ac_grad_sync_wait_seconds(tr->sync) : 0;
     for (;;) {
         ac_batch *b;
         ac_status st = ac_sampler_next(tr->sampler, &b);
@@ -541,6 +542,7 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
     tr->step_seconds = done ? (now_seconds() - t0) / done : 0;
     tr->comm_seconds = done ? (ac_dist_comm_seconds() - comm0) / done : 0;
     tr->sync_seconds = done && tr->sync ? (ac_grad_sync_seconds(tr->sync) - sync0) / done : 0;
+    tr->sync_wait_seconds = done && tr->sync ? (ac_grad_sync_wait_seconds(tr->sync) - wait0) / done : 0;
     return AC_OK;
 }
 
@@ -604,8 +606,9 @@ ac_status ac_trainer_run(ac_trainer *tr) {
             return ac_fail(AC_ERR_NUMERIC, "epoch %d: the network's weights are no longer finite; stopped, the last "
                            "good state is %s (epoch %d)", e, tr->latest, tr->state.epoch);
         if (ac_dist_active())
-            note(tr, "epoch %d: %.4f s per step on %d ranks, of which %.4f s in MPI collectives (gradient allreduce "
-                 "%.4f s)", e, tr->step_seconds, tr->ranks, tr->comm_seconds, tr->sync_seconds);
+            note(tr, "epoch %d: %.4f s per step on %d ranks; gradient allreduce %.4f s after waiting %.4f s for the "
+                 "slowest rank; %.4f s in all MPI collectives", e, tr->step_seconds, tr->ranks, tr->sync_seconds,
+                 tr->sync_wait_seconds, tr->comm_seconds);
         // rank 0 alone validates, logs and writes files; the others wait (asleep) for its status
         char *evicted = NULL;
         if (tr->rank == 0) {
