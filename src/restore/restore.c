@@ -19,6 +19,9 @@
 
 static int up16(int v) { return (v + 15) / 16 * 16; }
 static int down16(int v) { return v / 16 * 16; }
+// The padded side the network sees: a multiple of 16, and at least 32 so that the 1/16 level
+// has 2 pixels (its reflection padding of 1 needs them).
+static int net_side(int v) { return AC_MAX(32, up16(v)); }
 
 void ac_restore_opts_init(ac_restore_opts *o) {
     memset(o, 0, sizeof *o);
@@ -65,7 +68,7 @@ size_t ac_restore_fixed_bytes(ac_net *net, int h, int w) {
 
 void ac_restore_plan(ac_net *net, const ac_restore_opts *o, int h, int w, int *tile_h,
                      int *tile_w) {
-    int hp = up16(h), wp = up16(w);
+    int hp = net_side(h), wp = net_side(w);
     *tile_h = hp;
     *tile_w = wp;
     if (o->tile > 0) {
@@ -107,29 +110,34 @@ int ac_restore_axis_tiles(int len, int tile, int overlap, int *starts) {
     return (int)n;
 }
 
-// Weight of position k (0 = the tile's edge) inside the blending zone of width `overlap` at
-// an inner tile edge: 0 over the outer quarter (where the tile's output suffers most from the
-// missing context), then a raised-cosine ramp over the middle half, 1 from there on. Two
-// neighbours overlapping by exactly `overlap` get weights that sum to 1 everywhere.
-static double edge_weight(int k, int overlap) {
-    int margin = overlap / 4, r = overlap - 2 * margin;
-    if (k >= overlap - margin) return 1.0;
+// Weight of position k (0 = the tile's edge) inside a blending zone of width z at an inner
+// tile edge: 0 over the outer quarter (where the tile's output suffers most from the missing
+// context), then a raised-cosine ramp over the middle half, 1 from there on. Two neighbours
+// whose zones coincide get weights that sum to 1 everywhere.
+static double edge_weight(int k, int z) {
+    int margin = z / 4, r = z - 2 * margin;
+    if (k >= z - margin) return 1.0;
     if (k < margin) return 0.0;
     return 0.5 - 0.5 * cos(3.14159265358979323846 * (k - margin + 0.5) / r);
 }
 
 // Normalised blending weights along one axis: n tiles of side t at `starts` over padded
 // length len; returns n * t values, tile-major, such that the weights of the tiles covering
-// any position sum to 1.
-static float *axis_weights(int len, int t, int overlap, int n, const int *starts) {
+// any position sum to 1. The zone at an edge shared by two neighbours is their whole overlap
+// (at least the requested overlap when there are several tiles), capped at t / 2: then
+// neighbours never overlap three deep where the zones meet, and some tile always has
+// weight.
+static float *axis_weights(int len, int t, int n, const int *starts) {
     float *wt = ac_xmalloc(sizeof(float) * (size_t)n * (size_t)t);
     double *sum = ac_xcalloc((size_t)len, sizeof *sum);
     double *raw = ac_xmalloc(sizeof(double) * (size_t)n * (size_t)t);
     for (int i = 0; i < n; i++) {
+        int lead = i > 0 ? AC_MIN(starts[i - 1] + t - starts[i], t / 2) : 0;
+        int trail = i < n - 1 ? AC_MIN(starts[i] + t - starts[i + 1], t / 2) : 0;
         for (int k = 0; k < t; k++) {
             double v = 1.0;
-            if (i > 0 && k < overlap) v *= edge_weight(k, overlap);
-            if (i < n - 1 && k >= t - overlap) v *= edge_weight(t - 1 - k, overlap);
+            if (k < lead) v *= edge_weight(k, lead);
+            if (k >= t - trail) v *= edge_weight(t - 1 - k, trail);
             raw[(size_t)i * t + k] = v;
             sum[starts[i] + k] += v;
         }
@@ -204,14 +212,14 @@ ac_status ac_restore_image(ac_net *net, const ac_tensor *img, const ac_restore_o
             w = down16(w);
         }
     }
-    int hp = up16(h), wp = up16(w), th, tw;
+    int hp = net_side(h), wp = net_side(w), th, tw;
     ac_restore_plan(net, o, h, w, &th, &tw);
     int ovh = AC_MIN(up16(o->overlap), down16(th / 2)), ovw = AC_MIN(up16(o->overlap), down16(tw / 2));
     int ny = ac_restore_axis_tiles(hp, th, ovh, NULL), nx = ac_restore_axis_tiles(wp, tw, ovw, NULL);
     int *sy = ac_xmalloc(sizeof(int) * (size_t)ny), *sx = ac_xmalloc(sizeof(int) * (size_t)nx);
     ac_restore_axis_tiles(hp, th, ovh, sy);
     ac_restore_axis_tiles(wp, tw, ovw, sx);
-    float *wy = axis_weights(hp, th, ovh, ny, sy), *wx = axis_weights(wp, tw, ovw, nx, sx);
+    float *wy = axis_weights(hp, th, ny, sy), *wx = axis_weights(wp, tw, nx, sx);
 
     int yshape[4] = {1, 3, h, w}, tshape[4] = {1, 3, th, tw};
     ac_tensor *y = ac_tensor_try_new(4, yshape);
