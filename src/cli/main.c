@@ -9,6 +9,9 @@ static const ac_command commands[] = {
     {"version", "print the version", ac_cmd_version},
     {"metrics", "PSNR and SSIM of an image against its ground truth", ac_cmd_metrics},
     {"synth", "make degraded/clean training pairs (haze, rain, snow)", ac_cmd_synth},
+    {"restore", "remove rain, haze and snow from photos with a trained model", ac_cmd_restore},
+    {"convert", "convert a model file (PyTorch checkpoint) to safetensors", ac_cmd_convert},
+    {"info", "show a model file's architecture, parameter count and tensors", ac_cmd_info},
 };
 
 static void usage(FILE *f) {

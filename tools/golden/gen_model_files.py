@@ -24,7 +24,8 @@ Also an input image restore_input.png (36x52 RGB, 8-bit) and expected.safetensor
              48x64 and cropped back to 36x52 (allclear's default), computed in float64
   resize/x   F.interpolate(x, (32, 48), bilinear, align_corners=False): the reference resize
   resize/y   the network's output for resize/x (the reference's --official-resize path)
-and metadata width, res_blocks, params, tensors.
+and metadata width, res_blocks, params, tensors; and restore_expected.png, pad/y as
+torchvision's save_image writes it (8-bit, floor(clamp(v, 0, 1) * 255 + 0.5) in float32).
 
 Run from the repository root:  /usr/bin/python3 tools/golden/gen_model_files.py
 Writes tests/golden/models/ (deterministic).
@@ -166,6 +167,9 @@ def main():
         y_pad = ref(F.pad(x.double(), (0, pw, 0, ph), mode="reflect"))[0][:, :, :H, :W]
         xr = F.interpolate(x, size=(H // 16 * 16, W // 16 * 16), mode="bilinear", align_corners=False)
         y_res = ref(xr.double())[0]
+    q = (y_pad[0].float() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    with open(os.path.join(OUT, "restore_expected.png"), "wb") as f:
+        f.write(gen_images.raw_png(q, 8, 2))
     fixture.write(os.path.join(OUT, "expected.safetensors"),
                   {"pad/y": y_pad, "resize/x": xr, "resize/y": y_res},
                   {"width": WIDTH, "res_blocks": RES_BLOCKS, "params": n_params, "tensors": len(sd)})
