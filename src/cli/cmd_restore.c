@@ -269,9 +269,7 @@ int ac_cmd_restore(int argc, char **argv) {
     }
     if (!a.quiet) printf("restore: wrote %zu image%s to %s\n", written, written == 1 ? "" : "s", a.outdir);
     if (bad && jobs.n > 1) ac_cli_error("restore: %zu of %zu inputs could not be restored", bad, jobs.n);
-    if (bad) {
-        if (!rc) rc = 2;
-    }
+    if (bad && !rc) rc = 2;
     ac_net_free(net);
     free_jobs(&jobs);
     return rc;
