@@ -31,10 +31,11 @@ static ac_tensor *test_image(int h, int w) {
 
 static bool has_prefix(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-// Pattern weights: gain `near` for the parameters named in `near_names` (NULL-terminated),
-// `far` for the rest (0 zeroes them, biases and slopes included).
+// A small network (width 4, one bottleneck block) with pattern weights: gain `near` for the
+// parameters named in `near_names` (NULL-terminated), `far` for the rest (0 zeroes them,
+// biases and slopes included).
 static ac_net *pattern_net(const char *const *near_names, double near, double far) {
-    ac_net_config cfg = {8, 2};
+    ac_net_config cfg = {4, 1};
     ac_net *net = ac_net_new(&cfg, NULL);
     ac_params *p = ac_net_params(net);
     for (int i = 0; i < p->count; i++) {
@@ -174,7 +175,7 @@ static void test_attenuated_network_agrees_without_seams(void) {
     ac_net *net = pattern_net(full_res_path, 1.0, 0.3);
     ac_tensor *x = test_image(H, W);
     ac_tensor *whole = run(net, x, 0, 0, false);
-    struct { int tile, overlap; double mean, max; } cases[] = {{64, 32, 1.5e-2, 6e-2}, {96, 32, 3e-3, 2.5e-2}};
+    struct { int tile, overlap; double mean, max; } cases[] = {{64, 32, 1e-2, 5e-2}, {96, 32, 2e-3, 1.5e-2}};
     for (int k = 0; k < 2; k++) {
         ac_tensor *t = run(net, x, cases[k].tile, cases[k].overlap, false);
         double mean, max, ratio = seam_ratio(t, whole);
