@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "backend/backend.h"
 #include "core/rng.h"
@@ -50,6 +53,10 @@ typedef struct bench_cfg {
 // writes "median best hwm" to fd.
 static int child(const bench_cfg *c, int fd) {
     ac_set_threads(c->threads);
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);  // as `allclear restore` does (cmd_restore.c)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
     ac_net_config cfg = {AC_NET_DEFAULT_WIDTH, AC_NET_DEFAULT_RES_BLOCKS};
     ac_rng rng;
     ac_rng_seed(&rng, 1);

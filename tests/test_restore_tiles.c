@@ -228,6 +228,9 @@ static void test_memory_estimate_and_plan(void) {
            AC_RESTORE_DEFAULT_MAX_MB, tw, th, total >> 20);
     CHECK(th % 16 == 0 && tw % 16 == 0 && th >= 512 && tw >= 512 && th < 3008 && tw < 4000);
     CHECK(total <= o.max_bytes);
+    // Tiles no larger than their count needs: 16 px less would take more tiles.
+    CHECK(ac_restore_axis_tiles(3008, th - 16, 64, NULL) > ac_restore_axis_tiles(3008, th, 64, NULL));
+    CHECK(ac_restore_axis_tiles(4000, tw - 16, 64, NULL) > ac_restore_axis_tiles(4000, tw, 64, NULL));
     o.max_bytes = (size_t)300 << 20;  // below the image buffers: the smallest automatic tile
     ac_restore_plan(net, &o, 3000, 4000, &th, &tw);
     CHECK(th == AC_RESTORE_MIN_AUTO_TILE && tw == AC_RESTORE_MIN_AUTO_TILE);

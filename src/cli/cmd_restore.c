@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "backend/backend.h"
 #include "cli/args.h"
@@ -204,6 +207,14 @@ int ac_cmd_restore(int argc, char **argv) {
         return 2;
     }
     if (a.threads) ac_set_threads(a.threads);
+#ifdef __GLIBC__
+    // The network's activations for a large tile are tens to hundreds of MB each. glibc serves
+    // such blocks with mmap and unmaps them at every free, so each reuse faults in fresh zeroed
+    // pages: a quarter of the run time went to the kernel for a 4000x3000 photo. Keep freed
+    // memory in the heap for reuse instead (peak memory is the same within a few percent).
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 
     job_list jobs = {0};
     rc = gather(&inputs, a.outdir, a.quiet, &jobs);

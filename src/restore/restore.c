@@ -10,12 +10,14 @@
 
 // Activation bytes per pixel and unit of width: measured peaks of an inference forward are
 // 25.9 b to 26.2 b bytes per input pixel for b = 8 and 16 at 64x64 to 256x512 (the output
-// included); 27 b leaves a margin. The tile's input copy adds 12 bytes per pixel.
-#define ACT_BYTES_PER_PX_PER_WIDTH 27
+// included); 29 b adds a margin for the allocator's holes. The tile's input copy adds 12
+// bytes per pixel.
+#define ACT_BYTES_PER_PX_PER_WIDTH 29
 #define TILE_INPUT_BYTES_PER_PX 12
 #define CONV_SCRATCH_BYTES ((size_t)16 << 20)
-// Decoders, encoders and allocator slack on top of the image buffers.
-#define OVERHEAD_BYTES ((size_t)32 << 20)
+// The program itself (libraries, thread stacks), image decoding and allocator slack: peak
+// resident sets of `allclear restore` were 70 to 130 MB above weights + images + tile.
+#define OVERHEAD_BYTES ((size_t)128 << 20)
 
 static int up16(int v) { return (v + 15) / 16 * 16; }
 static int down16(int v) { return v / 16 * 16; }
@@ -66,6 +68,20 @@ size_t ac_restore_fixed_bytes(ac_net *net, int h, int w) {
     return params * sizeof(float) + (size_t)h * (size_t)w * 3 * sizeof(float) * 2 + OVERHEAD_BYTES;
 }
 
+// Tiles of side `tile` along an axis of padded length len (multiples of 16), with overlap ov.
+static int tile_count(int len, int tile, int ov) {
+    if (tile >= len) return 1;
+    int lq = len / 16, tq = tile / 16, oq = ov / 16;
+    return (lq - oq + (tq - oq) - 1) / (tq - oq);
+}
+
+// The smallest side that covers the axis with n tiles (n = 1: the whole axis).
+static int side_for_count(int len, int n, int ov) {
+    if (n <= 1) return len;
+    int lq = len / 16, oq = ov / 16;
+    return 16 * ((lq - oq + n - 1) / n + oq);
+}
+
 void ac_restore_plan(ac_net *net, const ac_restore_opts *o, int h, int w, int *tile_h,
                      int *tile_w) {
     int hp = net_side(h), wp = net_side(w);
@@ -81,16 +97,29 @@ void ac_restore_plan(ac_net *net, const ac_restore_opts *o, int h, int w, int *t
     size_t fixed = ac_restore_fixed_bytes(net, h, w);
     size_t avail = o->max_bytes > fixed ? o->max_bytes - fixed : 0;
     if (ac_restore_tile_bytes(cfg, hp, wp) <= avail) return;  // the whole image fits
+    // The tile area the budget allows, then, over every row count, the tile shape that
+    // computes the fewest pixels in all (tiles only as large as their count needs: a
+    // 4000x3000 photo takes 4 x 5 tiles of 800x864, not 4 x 5 of 1040x1040).
     size_t per_px = (size_t)ACT_BYTES_PER_PX_PER_WIDTH * (size_t)cfg->width + TILE_INPUT_BYTES_PER_PX;
-    double px = avail > CONV_SCRATCH_BYTES ? (double)(avail - CONV_SCRATCH_BYTES) / (double)per_px : 0;
-    int t = down16((int)AC_MIN(sqrt(px), 65536.0));
-    t = AC_MAX(t, AC_RESTORE_MIN_AUTO_TILE);
-    int th = AC_MIN(t, hp), tw = AC_MIN(t, wp);
-    // A narrow image: give the long side the area the short side leaves.
-    if (th < t) tw = AC_MIN(wp, AC_MAX(t, down16((int)AC_MIN(px / th, 65536.0))));
-    else if (tw < t) th = AC_MIN(hp, AC_MAX(t, down16((int)AC_MIN(px / tw, 65536.0))));
-    *tile_h = th;
-    *tile_w = tw;
+    double area = avail > CONV_SCRATCH_BYTES ? (double)(avail - CONV_SCRATCH_BYTES) / (double)per_px : 0;
+    const int min_t = AC_RESTORE_MIN_AUTO_TILE, ov = up16(o->overlap);
+    double best = -1;
+    int bh = AC_MIN(min_t, hp), bw = AC_MIN(min_t, wp);
+    for (int ny = 1; ny <= hp / 16; ny++) {
+        int th = side_for_count(hp, ny, ov);
+        if (ny > 1 && (th < min_t || th < 2 * ov)) break;  // only smaller tiles from here on
+        int tw_max = down16((int)AC_MIN(area / th, 65536.0));
+        if (tw_max < AC_MIN(min_t, wp) || tw_max < 2 * ov) continue;
+        int nx = tile_count(wp, AC_MIN(tw_max, wp), ov), tw = side_for_count(wp, nx, ov);
+        double total = (double)ny * nx * th * tw;
+        if (best < 0 || total < best) {
+            best = total;
+            bh = th;
+            bw = tw;
+        }
+    }
+    *tile_h = bh;
+    *tile_w = bw;
 }
 
 int ac_restore_axis_tiles(int len, int tile, int overlap, int *starts) {

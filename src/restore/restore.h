@@ -26,7 +26,8 @@ typedef void (*ac_restore_progress_fn)(void *ctx, int done, int total);
 
 typedef struct ac_restore_opts {
     // Tile side in pixels: a multiple of 16, at least 32; 0 restores the whole image at once;
-    // AC_RESTORE_TILE_AUTO picks the largest tiles (or the whole image) that fit max_bytes.
+    // AC_RESTORE_TILE_AUTO restores whole when that fits max_bytes, else picks the tile shape
+    // that fits and computes the fewest pixels in all.
     int tile;
     // Overlap of neighbouring tiles in pixels (rounded up to a multiple of 16), at most tile/2.
     int overlap;
