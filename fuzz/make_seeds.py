@@ -2,14 +2,14 @@
 
 Seeds come from the committed test fixtures (tests/golden/ckpt, tests/golden/image) and from
 tiny files built here (safetensors of every dtype, meta files, pickles of every protocol).
-Deterministic; uses only the Python standard library. The seeds are committed; rerun this
-after the fixtures change:  /usr/bin/python3 fuzz/make_seeds.py
+Files named min-* are kept as they are: inputs found by fuzzing, minimised with libFuzzer's
+-merge=1 (see docs/fuzzing.md). Deterministic; uses only the Python standard library. The
+seeds are committed; rerun this after the fixtures change:  /usr/bin/python3 fuzz/make_seeds.py
 """
 import collections
 import json
 import os
 import pickle
-import shutil
 import struct
 import zipfile
 
@@ -96,7 +96,10 @@ def images():
 
 
 if __name__ == "__main__":
-    shutil.rmtree(OUT, ignore_errors=True)
+    for dp, _, fs in os.walk(OUT):
+        for f in fs:
+            if not f.startswith("min-"):
+                os.remove(os.path.join(dp, f))
     checkpoints()
     pickles()
     safetensors()
