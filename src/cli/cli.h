@@ -15,5 +15,8 @@ typedef struct ac_command {
 int ac_cmd_version(int argc, char **argv);
 int ac_cmd_metrics(int argc, char **argv);
 int ac_cmd_synth(int argc, char **argv);
+int ac_cmd_train(int argc, char **argv);
+int ac_cmd_train_teacher(int argc, char **argv);
+int ac_cmd_eval(int argc, char **argv);
 
 #endif
