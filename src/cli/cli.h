@@ -18,5 +18,6 @@ int ac_cmd_synth(int argc, char **argv);
 int ac_cmd_train(int argc, char **argv);
 int ac_cmd_train_teacher(int argc, char **argv);
 int ac_cmd_eval(int argc, char **argv);
+int ac_cmd_sheet(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const ac_command commands[] = {
     {"train-teacher", "train one teacher network on one weather type", ac_cmd_train_teacher},
     {"train", "train the student from the teachers (two-stage knowledge learning)", ac_cmd_train},
     {"eval", "PSNR and SSIM of a model per weather type on validation pairs", ac_cmd_eval},
+    {"sheet", "a contact sheet (grid) of images in one PNG", ac_cmd_sheet},
 };
 
 static void usage(FILE *f) {
