@@ -17,6 +17,10 @@ typedef struct ac_command {
 int ac_cmd_version(int argc, char **argv);
 int ac_cmd_metrics(int argc, char **argv);
 int ac_cmd_synth(int argc, char **argv);
+int ac_cmd_train(int argc, char **argv);
+int ac_cmd_train_teacher(int argc, char **argv);
+int ac_cmd_eval(int argc, char **argv);
+int ac_cmd_sheet(int argc, char **argv);
 int ac_cmd_restore(int argc, char **argv);
 int ac_cmd_convert(int argc, char **argv);
 int ac_cmd_info(int argc, char **argv);
