@@ -11,9 +11,13 @@ static const ac_command commands[] = {
     {"version", "print the version", ac_cmd_version},
     {"metrics", "PSNR and SSIM of an image against its ground truth", ac_cmd_metrics},
     {"synth", "make degraded/clean training pairs (haze, rain, snow)", ac_cmd_synth},
+    {"restore", "remove rain, haze and snow from photos with a trained model", ac_cmd_restore},
+    {"convert", "convert a model file (PyTorch checkpoint) to safetensors", ac_cmd_convert},
+    {"info", "show a model file's architecture, parameter count and tensors", ac_cmd_info},
     {"train-teacher", "train one teacher network on one weather type", ac_cmd_train_teacher},
     {"train", "train the student from the teachers (two-stage knowledge learning)", ac_cmd_train},
     {"eval", "PSNR and SSIM of a model per weather type on validation pairs", ac_cmd_eval},
+    {"sheet", "a contact sheet (grid) of images in one PNG", ac_cmd_sheet},
 };
 
 static void usage(FILE *f) {
