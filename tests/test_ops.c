@@ -387,6 +387,51 @@ static void test_pairwise(void) {
     ac_tensor_free(b1);
 }
 
+static ac_tensor *build_pairwise_over(ac_graph *g, ac_tensor **in, void *ctx) {
+    (void)ctx;
+    return ac_l1_pairwise_mean_over(g, in[0], in[1], 10.0);
+}
+
+static ac_tensor *build_l1_over(ac_graph *g, ac_tensor **in, void *ctx) {
+    (void)ctx;
+    return ac_l1_mean_over(g, in[0], in[1], 10.0);
+}
+
+// a of batch 2 against b of batch 3 (data-parallel HCR: local anchors, all negatives), and the
+// "over a count" forms: sum / count, their gradients by finite differences.
+static void test_pairwise_unequal(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 19);
+    const int sa[3] = {2, 4, 5}, sb[3] = {3, 4, 5};
+    ac_tensor *in[2] = {rand_nd(&r, 3, sa, true), rand_nd(&r, 3, sb, true)};
+    for (int j = 0; j < 3; j++)  // keep every |a_i - b_j| away from the kink
+        for (int k = 0; k < 20; k++)
+            for (int tries = 0; tries < 1000; tries++) {
+                bool ok = true;
+                for (int i = 0; i < 2; i++) ok &= fabsf(in[0]->data[i * 20 + k] - in[1]->data[j * 20 + k]) >= 0.01f;
+                if (ok) break;
+                in[1]->data[j * 20 + k] = -1.0f + 2.0f * ac_rng_uniform(&r);
+            }
+    ac_graph *g = ac_graph_new(false);
+    float got = ac_l1_pairwise_mean(g, in[0], in[1])->data[0];
+    float over = ac_l1_pairwise_mean_over(g, in[0], in[1], 10.0)->data[0];
+    ac_graph_free(g);
+    double sum = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 20; k++) sum += fabs((double)in[0]->data[i * 20 + k] - in[1]->data[j * 20 + k]);
+    CHECK_MSG(fabs(got - sum / 120.0) < 1e-6, "pairwise 2x3 %.9g want %.9g", got, sum / 120.0);
+    CHECK_MSG(fabs(over - sum / 10.0) < 1e-5, "pairwise over 10: %.9g want %.9g", over, sum / 10.0);
+    t_gradcheck("l1_pairwise 2 x 3", build_pairwise, in, 2, NULL, GC_H, GC_TOL, GC_MAX);
+    t_gradcheck("l1_pairwise_over 2 x 3", build_pairwise_over, in, 2, NULL, GC_H, GC_TOL, GC_MAX);
+    ac_tensor *b2 = rand_nd(&r, 3, sa, true);
+    separate(&r, in[0], b2, false, 0.01f);
+    ac_tensor *in2[2] = {in[0], b2};
+    t_gradcheck("l1_mean_over", build_l1_over, in2, 2, NULL, GC_H, GC_TOL, GC_MAX);
+    free_all(in, 2);
+    ac_tensor_free(b2);
+}
+
 static void test_div_grad(void) {
     ac_tensor *in[2] = {scalar(0.7f, true), scalar(-1.3f, true)};
     t_gradcheck("div", build_div, in, 2, NULL, GC_H, 1e-3, GC_MAX);
@@ -482,6 +527,7 @@ int main(void) {
     RUN(test_slice_grad);
     RUN(test_l1_grad);
     RUN(test_pairwise);
+    RUN(test_pairwise_unequal);
     RUN(test_div_grad);
     RUN(test_chain_grad);
     RUN(test_threads_same_bits);
