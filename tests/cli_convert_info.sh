@@ -6,22 +6,8 @@
 # count and the tensors; errors are one line with exit 2 and leave no file behind.
 set -u
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/common_cli.sh"
 
-expect() {
-    local want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $*: $(cat "$T/err")"; return 1; fi
-    if [ "$want" != 0 ] && { [ "$(wc -l <"$T/err")" != 1 ] || ! grep -q '^allclear: ' "$T/err"; }; then
-        bad "error is not one 'allclear: ...' line: $*: $(cat "$T/err")"; return 1
-    fi
-    ok
-}
 has() { grep -q -- "$1" "$T/out" && ok || bad "output lacks '$1': $(cat "$T/out")"; }
 
 G=tests/golden/models

@@ -4,24 +4,8 @@
 # file) on a missing file, a corrupt image, a size mismatch and bad usage.
 set -u
 BIN="$1"
+. "$(dirname "$0")/common_cli.sh"
 G=tests/golden
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-# expect STATUS CMD...: runs, checks the exit status and (for errors) a one-line stderr
-expect() {
-    local want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $*: $(cat "$T/err")"; return 1; fi
-    if [ "$want" != 0 ] && { [ "$(wc -l <"$T/err")" != 1 ] || ! grep -q '^allclear: ' "$T/err"; }; then
-        bad "error is not one 'allclear: ...' line: $*: $(cat "$T/err")"; return 1
-    fi
-    ok
-}
 
 close() { # close GOT WANT TOL
     awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= t) }'

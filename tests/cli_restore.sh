@@ -6,22 +6,7 @@
 # usage and a missing or mismatched model fail with one line and write nothing.
 set -u
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-expect() {
-    local want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $*: $(cat "$T/err")"; return 1; fi
-    if [ "$want" != 0 ] && { [ "$(wc -l <"$T/err")" != 1 ] || ! grep -q '^allclear: ' "$T/err"; }; then
-        bad "error is not one 'allclear: ...' line: $*: $(cat "$T/err")"; return 1
-    fi
-    ok
-}
+. "$(dirname "$0")/common_cli.sh"
 
 # PNG header fields: width height bit_depth color_type
 png_info() { od -An -tu1 -j16 -N10 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8, $9, $10}'; }

@@ -4,22 +4,7 @@
 # fails cleanly (exit 2, one line, nothing written) on bad usage, a missing or corrupt input.
 set -u
 BIN="$1"
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-expect() {
-    local want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $*: $(cat "$T/err")"; return 1; fi
-    if [ "$want" != 0 ] && { [ "$(wc -l <"$T/err")" != 1 ] || ! grep -q '^allclear: ' "$T/err"; }; then
-        bad "error is not one 'allclear: ...' line: $*: $(cat "$T/err")"; return 1
-    fi
-    ok
-}
+. "$(dirname "$0")/common_cli.sh"
 
 S=data/samples
 for w in haze rain snow; do
