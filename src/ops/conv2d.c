@@ -6,7 +6,18 @@
 // order, so results are the same run to run for a given thread count.
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
+#include "backend/cpu/winograd.h"
 #include "ops/ops.h"
+
+static bool use_winograd = true;
+
+void ac_cpu_conv2d_set_winograd(bool on) { use_winograd = on; }
+
+// 3x3 stride-1 convolutions go through the Winograd kernel (backend/cpu/winograd.h).
+static bool winograd_fits(const ac_conv_geom *g) {
+    return use_winograd && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
+           ac_cpu_wino_supported(g->h, g->w, g->pad, AC_PAD_ZERO);
+}
 
 static ac_patch_geom conv_patches(const ac_conv_geom *g) {
     AC_ASSERT(g->n > 0 && g->cin > 0 && g->cout > 0 && g->stride >= 1 && g->pad >= 0);
@@ -21,6 +32,14 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                            float *y) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (winograd_fits(g)) {
+        ac_wino_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                          .pad = g->pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw,
+                          .weight = w, .y = y, .y_batch = g->cout * ohw,
+                          .ep = {.bias = b, .scale = 1.0f}};
+        ac_cpu_wino_conv3x3(&c);
+        return;
+    }
     if (b) ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
     // y_n (cout, ohw) = W (cout, K) unfold(x_n) (K, ohw) [+ bias]
     ac_cpu_conv_unfold_gemm(&pg, g->n, g->cout, w, x, g->cin * hw, b ? 1.0f : 0.0f, y,

@@ -10,6 +10,8 @@
 
 void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
                            float *y);
+// 3x3 stride-1 convolutions use the Winograd kernel unless this turns it off (benchmarks).
+void ac_cpu_conv2d_set_winograd(bool on);
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
 void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,
