@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
             ac_cpu_conv_set_block_budget((size_t)atol(argv[++i]));
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--no-winograd")) ac_cpu_conv2d_set_winograd(false);
+        else if (!strcmp(argv[i], "--no-winograd")) ac_cpu_conv_set_winograd(false);
         else if (!strcmp(argv[i], "--cpu-time")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (!strcmp(argv[i], "--pass") && i + 1 < argc) pass_only = atoi(argv[++i]);
         else {

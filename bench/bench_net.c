@@ -2,6 +2,7 @@
 // inference graph, the work of a restore) and, for the training steps, of one step of each
 // stage, with the process's peak resident memory. Prints one parseable line per measurement:
 //   allclear <what> threads=N size=HxW batch=B best_s=... median_s=... runs=R peak_rss_mib=...
+// (and cpu_best_s: the least process CPU time of a run, all threads together).
 // Usage: bench_net [--threads N] [--size HxW] [--batch B] [--reps R] [--width W]
 //                  [--res-blocks R]
 // Parameters get PyTorch's default initialisation from a fixed seed; the input is uniform in
@@ -20,6 +21,12 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -70,23 +77,26 @@ int main(int argc, char **argv) {
     ac_tensor *x = ac_tensor_new4(batch, 3, h, w);
     for (size_t i = 0; i < ac_numel(x); i++) x->data[i] = ac_rng_uniform(&r);
 
-    double *t = malloc((size_t)(reps + 1) * sizeof *t);
+    double *t = malloc((size_t)(reps + 1) * sizeof *t), *cpu = malloc((size_t)(reps + 1) * sizeof *cpu);
     size_t graph_peak = 0;
     for (int i = 0; i <= reps; i++) {  // run 0 is the warm-up
         ac_graph *g = ac_graph_new(false);
-        double s = now();
+        double s = now(), sc = cpu_now();
         ac_tensor *y = ac_net_forward(net, g, x, NULL);
         t[i] = now() - s;
+        cpu[i] = cpu_now() - sc;
         (void)y;
         graph_peak = ac_graph_peak_bytes(g);
         ac_graph_free(g);
     }
     qsort(t + 1, (size_t)reps, sizeof *t, cmp_double);
+    qsort(cpu + 1, (size_t)reps, sizeof *cpu, cmp_double);
     printf("allclear forward threads=%d size=%dx%d batch=%d best_s=%.3f median_s=%.3f runs=%d "
-           "peak_rss_mib=%.0f graph_peak_mib=%.0f\n",
+           "peak_rss_mib=%.0f graph_peak_mib=%.0f cpu_best_s=%.3f\n",
            threads, h, w, batch, t[1], t[1 + reps / 2], reps, peak_rss_mib(),
-           (double)graph_peak / (1024.0 * 1024.0));
+           (double)graph_peak / (1024.0 * 1024.0), cpu[1]);
     free(t);
+    free(cpu);
     ac_tensor_free(x);
     ac_net_free(net);
     return 0;

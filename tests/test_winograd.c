@@ -19,7 +19,7 @@ static int map_ref(int v, int n, int pad, ac_pad_mode mode) {
 }
 
 // Reference of ac_cpu_wino_conv3x3 (same argument struct) in double; y_ref like y.
-static void naive(const ac_wino_conv *c, const float *y_before, double *y_ref) {
+static void naive(const ac_fused_conv *c, const float *y_before, double *y_ref) {
     const int oh = c->h + 2 * c->pad - 2, ow = c->w + 2 * c->pad - 2;
     const ac_conv_epilogue *ep = &c->ep;
     for (int n = 0; n < c->n; n++)
@@ -75,8 +75,8 @@ static void run_case(const wcase *k, int threads) {
     memcpy(y0, y, ny * sizeof *y);
     // The slice starts after x_extra / 2 channels of the larger tensor.
     const size_t xoff = (size_t)(k->x_extra / 2) * k->h * k->w, yoff = (size_t)(k->y_extra / 2) * oh * ow;
-    ac_wino_conv c = {.n = k->n, .cin = k->cin, .h = k->h, .w = k->w, .cout = k->cout,
-                      .pad = k->pad, .mode = k->mode, .x = x + xoff, .x_batch = x_batch,
+    ac_fused_conv c = {.n = k->n, .cin = k->cin, .h = k->h, .w = k->w, .cout = k->cout,
+                      .kh = 3, .kw = 3, .stride = 1, .pad = k->pad, .mode = k->mode, .x = x + xoff, .x_batch = x_batch,
                       .weight = w, .y = y + yoff, .y_batch = y_batch,
                       .ep = {.bias = k->bias ? b : NULL, .act = k->act, .slope = 0.3f,
                              .scale = k->scale}};
@@ -124,7 +124,7 @@ static void test_geometries(void) {
     ac_cpu_wino_force_schedule(0);
 }
 
-// The same call with 1, 2 and 3 threads gives the same bits.
+// The same call with 1, 2 and 3 threads gives the same bits, in either schedule.
 static void test_thread_invariance(void) {
     ac_rng r;
     ac_rng_seed(&r, 7);
@@ -133,20 +133,22 @@ static void test_thread_invariance(void) {
     float *x = malloc(nx * 4), *wt = malloc((size_t)cout * cin * 9 * 4), *y[3];
     t_fill_uniform(&r, x, nx, -1, 1);
     t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.1f, 0.1f);
-    for (int t = 0; t < 3; t++) {
-        y[t] = malloc(ny * 4);
-        ac_cpu_wino_force_schedule(t == 2 ? 2 : 0);  // the schedules agree too
-        ac_wino_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .pad = 1,
-                          .mode = AC_PAD_REFLECT, .x = x, .x_batch = (size_t)cin * h * w,
-                          .weight = wt, .y = y[t], .y_batch = (size_t)cout * h * w,
-                          .ep = {.scale = 1}};
-        omp_set_num_threads(t + 1);
-        ac_cpu_wino_conv3x3(&c);
+    for (int sched = 1; sched <= 2; sched++) {
+        ac_cpu_wino_force_schedule(sched);
+        for (int t = 0; t < 3; t++) {
+            y[t] = malloc(ny * 4);
+            ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                               .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
+                               .x_batch = (size_t)cin * h * w, .weight = wt, .y = y[t],
+                               .y_batch = (size_t)cout * h * w, .ep = {.scale = 1}};
+            omp_set_num_threads(t + 1);
+            ac_cpu_wino_conv3x3(&c);
+        }
+        CHECK_MSG(memcmp(y[0], y[1], ny * 4) == 0, "schedule %d: 1 and 2 threads differ", sched);
+        CHECK_MSG(memcmp(y[0], y[2], ny * 4) == 0, "schedule %d: 1 and 3 threads differ", sched);
+        for (int t = 0; t < 3; t++) free(y[t]);
     }
     ac_cpu_wino_force_schedule(0);
-    CHECK(memcmp(y[0], y[1], ny * 4) == 0);
-    CHECK(memcmp(y[0], y[2], ny * 4) == 0);
-    for (int t = 0; t < 3; t++) free(y[t]);
     free(x), free(wt);
 }
 

@@ -1,5 +1,7 @@
 // conv2d.c: 2-D convolution with zero padding, any kernel size and stride, optional bias.
-// Kernels (through the drivers of backend/cpu/im2col.h): forward = W unfold(x) per batch item,
+// Kernels: forward by Winograd for 3x3 stride 1 (backend/cpu/winograd.h), by the direct
+// kernel otherwise (direct_conv.c); the backward (and the forward when those are turned off)
+// through the drivers of backend/cpu/im2col.h: forward = W unfold(x) per batch item,
 // in column blocks that bound the scratch memory (a 1x1 stride-1 unpadded convolution uses x
 // in place); backward data = W^T dy folded back with col2im; backward weight = dy unfold(x)^T
 // summed over the batch in order; bias gradient = sum of dy. Every reduction runs in a fixed
@@ -9,15 +11,6 @@
 #include "backend/cpu/winograd.h"
 #include "ops/ops.h"
 
-static bool use_winograd = true;
-
-void ac_cpu_conv2d_set_winograd(bool on) { use_winograd = on; }
-
-// 3x3 stride-1 convolutions go through the Winograd kernel (backend/cpu/winograd.h).
-static bool winograd_fits(const ac_conv_geom *g) {
-    return use_winograd && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
-           ac_cpu_wino_supported(g->h, g->w, g->pad, AC_PAD_ZERO);
-}
 
 static ac_patch_geom conv_patches(const ac_conv_geom *g) {
     AC_ASSERT(g->n > 0 && g->cin > 0 && g->cout > 0 && g->stride >= 1 && g->pad >= 0);
@@ -32,12 +25,20 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                            float *y) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
-    if (winograd_fits(g)) {
-        ac_wino_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                          .pad = g->pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw,
+    if (ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                          .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw,
                           .weight = w, .y = y, .y_batch = g->cout * ohw,
                           .ep = {.bias = b, .scale = 1.0f}};
         ac_cpu_wino_conv3x3(&c);
+        return;
+    }
+    if (ac_cpu_conv_direct_on()) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                           .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+        ac_cpu_direct_conv(&c);
         return;
     }
     if (b) ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);

@@ -14,14 +14,15 @@
 //   2. multiply: M[co][xi][tile] = sum over ci of U[xi][co][ci] V[xi][ci][tile];
 //   3. output transform: A^T M A per tile, the four column phases interleaved back into
 //      contiguous output rows, the epilogue applied, stored.
-// The work items are (block of tiles, block of output channels); each runs the multiply and
-// the output transform on scratch that stays in the core's cache, the multiply by a
-// register-blocked kernel (CB output channels x NV vectors of tiles) over U packed as
-// [xi][co / CB][ci][CB], computed once per call. Two ways to get V:
-//   - blocked (many tiles, few output channels: the high-resolution layers): each item
-//     transforms the input of its own tiles, chunk of input channels by chunk;
-//   - whole (few tiles or many output channels): V of every tile is computed once, up front,
-//     and shared by the items (it stays in the last-level cache).
+// Two schedules:
+//   - blocked (many tiles, few output channels: the high-resolution layers): work items
+//     (image, block of tiles, block of output channels) run the three steps on scratch that
+//     stays in the core's cache; the multiply by a register-blocked kernel (CB output
+//     channels x 1..3 vectors of tiles) over U packed as [xi][co / CB][ci][CB];
+//   - whole (few tiles, many channels): V of every tile up front, then one GEMM per xi
+//     (OpenBLAS, which blocks and packs these larger products well) over U as [xi][co][ci],
+//     then the output transform.
+// U is computed once per call.
 #include "backend/cpu/winograd.h"
 
 #include <omp.h>
@@ -38,7 +39,12 @@
 #else
 #define CB 4
 #endif
-#define NV 2          // vectors of tiles per micro-kernel
+#define NV 2          // vectors of tiles per micro-kernel (the unit of a block of tiles)
+#if AC_VL >= 16
+#define NV3 1         // 32 registers: CB x 3 accumulators fit
+#else
+#define NV3 0
+#endif
 #define LANES (VL * NV)
 #define NXI 36
 #define CHUNK_IN 64   // input channels transformed at a time
@@ -116,7 +122,7 @@ static inline void at6(const ac_vf m[6], ac_vf o[4]) {
 // ---------------------------------------------------------------- plan
 
 typedef struct plan {
-    const ac_wino_conv *c;
+    const ac_fused_conv *c;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     int lanes;            // whole: tiles of all images, n ntile; blocked: ntile
@@ -130,7 +136,7 @@ typedef struct plan {
     int nblk, items;
     int rowlen;           // floats per row of the column-transform buffer
     size_t v_floats, m_floats, thread_floats;
-    float *u;             // [NXI][ncb][cin][CB]
+    float *u;             // blocked: [NXI][ncb][cin][CB]; whole: [NXI][cout][cin]
 } plan;
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -143,13 +149,13 @@ static size_t odd_lines(size_t rows, int tbs) {
     return lines % 2 ? f : f + 16;
 }
 
-#define WHOLE_V_MAX ((size_t)32 << 20)  // bytes of V for the whole schedule, at most
+#define WHOLE_MAX ((size_t)64 << 20)  // bytes of V and M for the whole schedule, at most
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole (tests)
 
 void ac_cpu_wino_force_schedule(int schedule) { forced_schedule = schedule; }
 
-static void make_plan(plan *p, const ac_wino_conv *c, int threads) {
+static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     memset(p, 0, sizeof *p);
     p->c = c;
     p->oh = c->h + 2 * c->pad - 2;
@@ -163,40 +169,47 @@ static void make_plan(plan *p, const ac_wino_conv *c, int threads) {
     p->ck = ceil_div(c->cin, p->nck);
     p->cok = AC_MIN(cout_p, CHUNK_OUT);
     // Whole when the blocks of output channels would each transform the input again, or
-    // the tiles are few; and V fits the budget.
+    // the tiles are few; and V and M fit the budget.
     const long long all = (long long)c->n * p->ntile;
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
-    const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
-    p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_V_MAX;
+    const double whole_bytes = (double)NXI * (c->cin + c->cout) * all_tbs * sizeof(float);
+    p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_MAX;
     if (forced_schedule) p->whole = forced_schedule == 2;
-    p->lanes = p->whole ? (int)all : p->ntile;
-    // Tiles per block: V (blocked only) and M of an item within the scratch budget.
-    const size_t per_tile =
-        (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
+    if (p->whole) {
+        p->lanes = (int)all;
+        p->tb = p->lanes;
+        p->tbs = p->vtbs = all_tbs;
+        p->vxs = odd_lines((size_t)c->cin, p->vtbs);
+        p->mcs = odd_lines(NXI, p->tbs);
+        p->rowlen = 4 * VL * ceil_div(p->tw, VL) + 2 * VL;
+        p->thread_floats = 6 * (size_t)p->rowlen + 4 * 4 * VL;
+        return;
+    }
+    p->lanes = p->ntile;
+    // Tiles per block: V and M of an item within the scratch budget.
+    const size_t per_tile = (size_t)NXI * (size_t)(p->ck + p->cok) * sizeof(float);
     int tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
     tb = AC_MAX(tb, LANES);
     tb = AC_MIN(tb, 8 * LANES);
     tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
     // Enough items to keep every thread busy: smaller output-channel blocks, then smaller
     // tile blocks.
-    const int images = p->whole ? 1 : c->n;
     for (;;) {
         p->nblk = ceil_div(p->lanes, tb);
         p->ncoc = ceil_div(cout_p, p->cok);
-        long long items = (long long)images * p->nblk * p->ncoc;
+        long long items = (long long)c->n * p->nblk * p->ncoc;
         if (items >= 4LL * threads) break;
         if (p->cok > 2 * CB) p->cok = ceil_div(p->cok / 2, CB) * CB;
         else if (tb > LANES) tb -= LANES;
         else break;
     }
     p->tb = tb;
-    p->tbs = tb + VL;
-    p->items = images * p->nblk * p->ncoc;
-    p->vtbs = p->whole ? all_tbs : p->tbs;
-    p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
+    p->tbs = p->vtbs = tb + VL;
+    p->items = c->n * p->nblk * p->ncoc;
+    p->vxs = odd_lines((size_t)p->ck, p->vtbs);
     p->mcs = odd_lines(NXI, p->tbs);
-    p->rowlen = 4 * VL * ceil_div(p->whole ? p->tw : AC_MIN(tb, p->tw), VL) + 2 * VL;
-    p->v_floats = p->whole ? 0 : p->vxs * NXI;
+    p->rowlen = 4 * VL * ceil_div(AC_MIN(tb, p->tw), VL) + 2 * VL;
+    p->v_floats = p->vxs * NXI;
     p->m_floats = p->mcs * p->cok;
     p->thread_floats = p->v_floats + p->m_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
 }
@@ -215,23 +228,61 @@ static inline void g3(const ac_vf g[3], ac_vf o[6]) {
     o[5] = g[2];
 }
 
-#define WCHUNK 32  // input channels per piece of the weight transform
+#define WCHUNK 32  // input channels per piece of the blocked weight transform
 
-// U[xi][cb][ci][k] = (G g G^T)[xi] of the kernel (cb CB + k, ci), zero past cout. Work by
-// (VL output channels, WCHUNK input channels): the 36 transformed positions are gathered in
-// a local buffer and copied out as 36 runs of WCHUNK CB floats.
+// v[xi] = (G g G^T)[xi] for the 3x3 taps g[3 a + b], lane by lane.
+static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
+    ac_vf t[6][3];
+    for (int b = 0; b < 3; b++) {  // down the columns: t[i][b] = sum_a G[i][a] g[a][b]
+        ac_vf col[3] = {g9[b], g9[3 + b], g9[6 + b]}, o[6];
+        g3(col, o);
+        for (int i = 0; i < 6; i++) t[i][b] = o[i];
+    }
+    for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
+}
+
+// U = (G g G^T)[xi] of every kernel (co, ci).
+// Blocked: U[xi][cb][ci][k] for co = cb CB + k (zero past cout), by pieces of VL output
+// channels (the lanes) and WCHUNK input channels gathered in a local buffer and copied out in
+// runs of WCHUNK CB floats. Whole: U[xi][co][ci], the lanes running over input channels.
 static void transform_weights(plan *p) {
-    const ac_wino_conv *c = p->c;
-    const int cin = c->cin, ncb = p->ncb, cout_p = ncb * CB, groups = ceil_div(cout_p, VL);
-    const int pieces = ceil_div(cin, WCHUNK);
-    const size_t n = (size_t)NXI * cout_p * cin;
+    const ac_fused_conv *c = p->c;
+    const int cin = c->cin, cout = c->cout, ncb = p->ncb, cout_p = ncb * CB;
+    const size_t n = (size_t)NXI * (p->whole ? cout : cout_p) * cin;
     p->u = ac_aligned_alloc(n * sizeof(float));
     AC_ASSERT_MSG(p->u != NULL, "out of memory for Winograd weights");
     float *u = p->u;
+    if (p->whole) {
+        const int groups = ceil_div(cin, VL);
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int it = 0; it < cout * groups; it++) {
+            const int co = it / groups, c0 = (it % groups) * VL, nk = AC_MIN(VL, cin - c0);
+            float taps[9][VL];
+            memset(taps, 0, sizeof taps);
+            const float *src = c->weight + ((size_t)co * cin + c0) * 9;
+            for (int k = 0; k < nk; k++)
+                for (int j = 0; j < 9; j++) taps[j][k] = src[9 * k + j];
+            ac_vf g9[9], v[NXI];
+            for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
+            transform_kernel(g9, v);
+            for (int xi = 0; xi < NXI; xi++) {
+                float *dst = u + ((size_t)xi * cout + co) * cin + c0;
+                if (nk == VL) {
+                    ac_vstore(dst, v[xi]);
+                } else {
+                    float vals[VL];
+                    ac_vstore(vals, v[xi]);
+                    memcpy(dst, vals, (size_t)nk * sizeof(float));
+                }
+            }
+        }
+        return;
+    }
+    const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int it = 0; it < groups * pieces; it++) {
         const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
-        const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, c->cout - cg);
+        const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, cout - cg);
         const int nw = AC_MIN(VL, cout_p - cg);
         float buf[NXI][WCHUNK][VL];
         for (int ci = c0; ci < c1; ci++) {
@@ -241,15 +292,10 @@ static void transform_weights(plan *p) {
                 const float *src = c->weight + ((size_t)(cg + k) * cin + ci) * 9;
                 for (int j = 0; j < 9; j++) taps[j][k] = src[j];
             }
-            ac_vf g[3][3], t[6][3], v[6][6];
-            for (int j = 0; j < 9; j++) g[j / 3][j % 3] = ac_vload(taps[j]);
-            for (int b = 0; b < 3; b++) {  // down the columns: t[i][b] = sum_a G[i][a] g[a][b]
-                ac_vf col[3] = {g[0][b], g[1][b], g[2][b]}, o[6];
-                g3(col, o);
-                for (int i = 0; i < 6; i++) t[i][b] = o[i];
-            }
-            for (int i = 0; i < 6; i++) g3(t[i], v[i]);  // along the rows
-            for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi / 6][xi % 6]);
+            ac_vf g9[9], v[NXI];
+            for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
+            transform_kernel(g9, v);
+            for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
         }
         for (int xi = 0; xi < NXI; xi++)
             for (int k = 0; k < nw; k += CB) {  // CB divides VL and cout_p
@@ -284,7 +330,7 @@ static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
 // (t - t0)] = V. `tr` holds 6 rows of p->rowlen floats.
 static void input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                             int c1, float *v, size_t vxs, size_t tbs) {
-    const ac_wino_conv *c = p->c;
+    const ac_fused_conv *c = p->c;
     const size_t plane = (size_t)c->h * c->w;
     const int rl = p->rowlen;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
@@ -357,7 +403,8 @@ static void input_transform(const plan *p, float *tr, const float *xn, int t0, i
         for (int r = 0; r < CB; r++)                                                         \
             for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);            \
     }
-DEFINE_MICRO(micro_nv, NV)
+DEFINE_MICRO(micro_3, 3)
+DEFINE_MICRO(micro_2, 2)
 DEFINE_MICRO(micro_1, 1)
 
 // M[co - co0][xi][lane] (+)= U[xi][co][c0 .. c1) V[xi][..][lane] for nl vectors of lanes;
@@ -373,7 +420,8 @@ static void multiply(const plan *p, const float *vs, float *ms, int c0, int c1, 
             const float *u = p->u + (((size_t)xi * p->ncb + cb) * cin + c0) * CB;
             float *m = ms + (size_t)(cb * CB - co0) * p->mcs + (size_t)xi * mt;
             int l = 0;
-            for (; l + NV <= nl; l += NV) micro_nv(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 3 <= nl && NV3; l += 3) micro_3(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 2 <= nl; l += 2) micro_2(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
             for (; l < nl; l++) micro_1(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
         }
     }
@@ -410,7 +458,7 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
 // m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 4 VL floats.
 static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
                              int t0, int t1, int co0, int co1) {
-    const ac_wino_conv *c = p->c;
+    const ac_fused_conv *c = p->c;
     const ac_conv_epilogue *ep = &c->ep;
     const size_t oplane = (size_t)p->oh * p->ow;
     for (int t = t0; t < t1;) {
@@ -467,41 +515,15 @@ static float *alloc_floats(size_t n, size_t count, bool zero) {
     return q;
 }
 
-// Tiles [t0, t1) of the lane range: output transform per image they belong to.
-static void output_lanes(const plan *p, float *tmp, const float *m, int n0, int t0, int t1,
-                         int co0, int co1) {
-    // lanes t are tiles (n0 + t / ntile, t % ntile) (whole: n0 = 0; blocked: one image)
-    for (int t = t0; t < t1;) {
-        const int n = n0 + t / p->ntile, a = t % p->ntile;
-        const int b = AC_MIN(p->ntile, a + (t1 - t));
-        output_transform(p, tmp, m + (t - t0), (size_t)p->tbs, n, a, b, co0, co1);
-        t += b - a;
-    }
-}
-
-static void run(const plan *p, int threads) {
-    const ac_wino_conv *c = p->c;
+static void run_blocked(const plan *p, int threads) {
+    const ac_fused_conv *c = p->c;
     // Scratch zeroed: lanes past a block's last tile are read (never used); keep them finite.
     float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
-    float *vall = p->whole ? alloc_floats(p->vxs, NXI, true) : NULL;
     const int per_image = p->nblk * p->ncoc;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
         float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
-        if (p->whole) {
-            // By chunks of 8 channels, each over all images in order: the vector stores of a
-            // row of tiles spill past its last tile into lanes that the next row overwrites.
-            const int cch = ceil_div(c->cin, 8);
-#pragma omp for schedule(static)
-            for (int k = 0; k < cch; k++) {
-                const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
-                for (int n = 0; n < c->n; n++)
-                    input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
-                                    vall + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
-                                    (size_t)p->vtbs);
-            }
-        }
 #pragma omp for schedule(static)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
@@ -510,31 +532,72 @@ static void run(const plan *p, int threads) {
             const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
             for (int k = 0; k < p->nck; k++) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-                const float *vs;
-                if (p->whole) {
-                    vs = vall + (size_t)c0 * p->vtbs + t0;
-                } else {
-                    input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v,
-                                    p->vxs, (size_t)p->vtbs);
-                    vs = v;
-                }
-                multiply(p, vs, m, c0, c1, co0, nco, nl, k > 0);
+                input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
+                                (size_t)p->vtbs);
+                multiply(p, v, m, c0, c1, co0, nco, nl, k > 0);
             }
-            output_lanes(p, tmp, m, n, t0, t1, co0, co1);
+            output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
         }
     }
-    ac_aligned_free(vall);
     ac_aligned_free(all);
 }
 
-void ac_cpu_wino_conv3x3(const ac_wino_conv *c) {
+// V of every tile (all images along the lanes), 36 GEMMs M[co][xi] = U[xi] V[xi] (OpenBLAS,
+// single-threaded, split over the threads), then the output transform.
+static void run_whole(const plan *p, int threads) {
+    const ac_fused_conv *c = p->c;
+    const int lanes = p->lanes;
+    float *v = alloc_floats(p->vxs, NXI, false), *m = alloc_floats(p->mcs, (size_t)c->cout, false);
+    float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
+    // The GEMMs write lanes [0, lanes); the output transform of the last tiles reads on to a
+    // whole vector (values never used): zero them.
+    for (int co = 0; co < c->cout; co++)
+        for (int xi = 0; xi < NXI; xi++)
+            memset(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + lanes, 0,
+                   (size_t)(p->tbs - lanes) * sizeof(float));
+    // The input transform by chunks of 8 channels, each over all images in order: the vector
+    // stores of a row of tiles spill past its last tile into lanes that the next row
+    // overwrites (past the last image, into the padding lanes).
+    const int cch = ceil_div(c->cin, 8), outs = c->n * c->cout;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        float *tr = all + (size_t)omp_get_thread_num() * p->thread_floats;
+        float *tmp = tr + 6 * (size_t)p->rowlen;
+#pragma omp for schedule(static)
+        for (int k = 0; k < cch; k++) {
+            const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+            for (int n = 0; n < c->n; n++)
+                input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
+                                v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
+                                (size_t)p->vtbs);
+        }
+#pragma omp for schedule(static)
+        for (int xi = 0; xi < NXI; xi++)
+            ac_cpu_sgemm(false, false, c->cout, lanes, c->cin, 1.0f, p->u + (size_t)xi * c->cout * c->cin,
+                         c->cin, v + (size_t)xi * p->vxs, p->vtbs, 0.0f, m + (size_t)xi * p->tbs,
+                         (int)p->mcs);
+#pragma omp for schedule(static)
+        for (int it = 0; it < outs; it++) {
+            const int n = it / c->cout, co = it % c->cout;
+            output_transform(p, tmp, m + (size_t)co * p->mcs + (size_t)n * p->ntile,
+                             (size_t)p->tbs, n, 0, p->ntile, co, co + 1);
+        }
+    }
+    ac_aligned_free(all);
+    ac_aligned_free(v);
+    ac_aligned_free(m);
+}
+
+void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
     AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
                   "winograd: unsupported geometry");
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
     transform_weights(&p);
-    run(&p, threads);
+    if (p.whole) run_whole(&p, threads);
+    else run_blocked(&p, threads);
     ac_aligned_free(p.u);
 }
