@@ -4,7 +4,8 @@
 // not a multiple of the register block, every epilogue (bias, ReLU, PReLU, scale, residual,
 // accumulate into y), channel slices of larger tensors (batch strides), 1..3 threads, both
 // schedules (blocked and whole-layer) as well as the automatic choice, and bit-identical
-// results across thread counts.
+// results across thread counts. The weight gradient by F(3x3, 4x4) against the direct sum,
+// over the same kinds of geometry, bit-identical over 1..3 threads.
 #include <omp.h>
 #include <string.h>
 
@@ -152,6 +153,69 @@ static void test_thread_invariance(void) {
     free(x), free(wt);
 }
 
+// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw.
+static void test_weight_grad(void) {
+    const struct {
+        int n, cin, h, w, cout, pad, x_extra;
+        ac_pad_mode mode;
+    } cases[] = {
+        {1, 1, 1, 1, 1, 1, 0, AC_PAD_ZERO},  {2, 3, 5, 7, 4, 1, 0, AC_PAD_ZERO},
+        {1, 4, 9, 6, 3, 1, 2, AC_PAD_REFLECT}, {2, 5, 6, 11, 9, 2, 0, AC_PAD_ZERO},
+        {1, 6, 8, 8, 5, 0, 1, AC_PAD_ZERO},  {3, 16, 17, 40, 16, 1, 0, AC_PAD_ZERO},
+        {1, 24, 12, 13, 20, 1, 0, AC_PAD_REFLECT},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ac_rng r;
+        ac_rng_seed(&r, 300 + k);
+        const int n = cases[k].n, cin = cases[k].cin, h = cases[k].h, w = cases[k].w;
+        const int cout = cases[k].cout, pad = cases[k].pad;
+        const int oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+        const size_t x_batch = (size_t)(cin + cases[k].x_extra) * h * w;
+        const size_t nx = x_batch * n, ny = (size_t)n * cout * oh * ow, nw = (size_t)cout * cin * 9;
+        float *x = malloc(nx * 4), *dy = malloc(ny * 4), *dw = malloc(nw * 4), *want = malloc(nw * 4);
+        float *dw1 = malloc(nw * 4);
+        t_fill_uniform(&r, x, nx, -1, 1);
+        t_fill_uniform(&r, dy, ny, -1, 1);
+        t_fill_uniform(&r, dw, nw, -1, 1);  // accumulated into
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        double s = dw[((co * cin + ci) * 3 + ky) * 3 + kx];
+                        for (int b = 0; b < n; b++)
+                            for (int oy = 0; oy < oh; oy++)
+                                for (int ox = 0; ox < ow; ox++) {
+                                    int iy = map_ref(oy + ky - pad, h, pad, cases[k].mode);
+                                    int ix = map_ref(ox + kx - pad, w, pad, cases[k].mode);
+                                    if (iy < 0 || ix < 0) continue;
+                                    s += (double)dy[(((size_t)b * cout + co) * oh + oy) * ow + ox] *
+                                         x[b * x_batch + ((size_t)ci * h + iy) * w + ix];
+                                }
+                        want[((co * cin + ci) * 3 + ky) * 3 + kx] = (float)s;
+                    }
+        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                           .stride = 1, .pad = pad, .mode = cases[k].mode, .x = x,
+                           .x_batch = x_batch};
+        memcpy(dw1, dw, nw * 4);
+        for (int t = 1; t <= 3; t++) {
+            float *d = t == 1 ? dw1 : malloc(nw * 4);
+            if (t > 1) memcpy(d, dw, nw * 4);
+            omp_set_num_threads(t);
+            ac_cpu_wino_weight_grad(&c, dy, (size_t)cout * oh * ow, d);
+            char what[120];
+            snprintf(what, sizeof what, "dw n%d cin%d %dx%d cout%d pad%d %s t%d", n, cin, h, w,
+                     cout, pad, cases[k].mode ? "reflect" : "zero", t);
+            // the sum runs over n oh ow products of magnitude up to 1
+            t_close(what, d, want, nw, 2e-5 * sqrt((double)n * oh * ow), 1e-5);
+            if (t > 1) {
+                CHECK_MSG(memcmp(d, dw1, nw * 4) == 0, "%s: differs from 1 thread", what);
+                free(d);
+            }
+        }
+        free(x), free(dy), free(dw), free(want), free(dw1);
+    }
+}
+
 static void test_supported(void) {
     CHECK(ac_cpu_wino_supported(1, 1, 1, AC_PAD_ZERO));
     CHECK(!ac_cpu_wino_supported(1, 1, 0, AC_PAD_ZERO));
@@ -165,5 +229,6 @@ int main(void) {
     RUN(test_supported);
     RUN(test_geometries);
     RUN(test_thread_invariance);
+    RUN(test_weight_grad);
     return ac_test_finish();
 }

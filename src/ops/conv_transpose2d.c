@@ -42,8 +42,17 @@ void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, con
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
-    // dx_n (cin, hw) += W (cin, K) unfold(dy_n) (K, hw)
-    if (dx) ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+    // dx_n (cin, hw) += W (cin, K) unfold(dy_n) (K, hw): the convolution of dy with the
+    // weight read as (out = cin, in = cout, kh, kw), by the direct kernel when it is on
+    if (dx && ac_cpu_conv_direct_on()) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
+                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+        ac_cpu_direct_conv(&c);
+    } else if (dx) {
+        ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+    }
     // dW (cin, K) += sum_n x_n (cin, hw) unfold(dy_n)^T
     if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cin, x, g->cin * hw, dy, g->cout * ohw, dw);
 }

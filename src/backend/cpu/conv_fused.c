@@ -11,6 +11,7 @@
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/winograd.h"
+#include "backend/cpu/workspace.h"
 #include "core/common.h"
 
 static bool winograd_on = true, direct_on = true;
@@ -63,8 +64,7 @@ void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
         h += 2 * pad;
         w += 2 * pad;
         x_batch = (size_t)c->cin * h * w;
-        padded = ac_aligned_alloc(x_batch * c->n * sizeof(float));
-        AC_ASSERT_MSG(padded != NULL, "out of memory for a padded input");
+        padded = ac_cpu_ws_alloc(x_batch * c->n * sizeof(float));
         for (int n = 0; n < c->n; n++)
             ac_cpu_reflection_pad_forward((size_t)c->cin, c->h, c->w, pad, pad, pad, pad,
                                           c->x + (size_t)n * c->x_batch, padded + (size_t)n * x_batch);
@@ -93,8 +93,7 @@ void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
         ac_cpu_conv_unfold_gemm(&pg, c->n, c->cout, c->weight, x, x_batch, 1.0f, c->y, c->y_batch);
     } else {
         // The sum into a scratch tensor, then the epilogue into y.
-        float *t = ac_aligned_alloc((size_t)c->n * c->cout * ohw * sizeof(float));
-        AC_ASSERT_MSG(t != NULL, "out of memory for a convolution");
+        float *t = ac_cpu_ws_alloc((size_t)c->n * c->cout * ohw * sizeof(float));
         ac_cpu_conv_unfold_gemm(&pg, c->n, c->cout, c->weight, x, x_batch, 0.0f, t,
                                 (size_t)c->cout * ohw);
         const long long rows = (long long)c->n * c->cout;
@@ -105,7 +104,7 @@ void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
             epilogue_row(ep, ep->bias ? ep->bias[r % c->cout] : 0.0f, t + (size_t)r * ohw,
                          c->y + off, ep->residual ? ep->residual + off : NULL, ohw);
         }
-        ac_aligned_free(t);
+        ac_cpu_ws_free(t);
     }
-    ac_aligned_free(padded);
+    ac_cpu_ws_free(padded);
 }

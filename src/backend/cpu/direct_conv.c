@@ -22,6 +22,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
+#include "backend/cpu/workspace.h"
 #include "core/common.h"
 
 #define VL AC_VL
@@ -41,7 +42,7 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 // acc[r][v] = sum_t w[t CB + r] src[off[t] + v VL + lane]. The taps read dozens of streams
 // at once, more than the hardware prefetchers follow: each tap prefetches what the call two
 // blocks of lanes later will read.
-#define PREFETCH_AHEAD (2 * NVL)
+#define PREFETCH_AHEAD (4 * NVL)
 #define PREFETCH_LEVEL 2  // into L2: the taps' streams alias in the small L1 sets
 static inline void tap_kernel(int ntap, const float *src, const ptrdiff_t *off, const float *w,
                               ac_vf acc[CB][NV], bool prefetch) {
@@ -83,20 +84,6 @@ static inline float finish(const ac_conv_epilogue *ep, float v, float bias, cons
     return v;
 }
 
-// dst[0 .. NVL) = residual + scale * act(src + bias)
-static inline void finish_vec(const ac_conv_epilogue *ep, const float *src, float bias, float *dst,
-                              const float *res) {
-    const ac_vf vb = ac_vsplat(bias), zero = ac_vsplat(0.0f);
-    for (int v = 0; v < NV; v++) {
-        ac_vf x = ac_vload(src + v * VL) + vb;
-        if (ep->act == AC_ACT_RELU) x = ac_vselect(x > zero, x, zero);
-        else if (ep->act == AC_ACT_PRELU) x = ac_vselect(x > zero, x, x * ep->slope);
-        if (ep->scale != 1.0f) x *= ep->scale;
-        if (res) x += ac_vload(res + v * VL);
-        ac_vstore(dst + v * VL, x);
-    }
-}
-
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
 // one image; oplane floats per channel). `tmp` holds ntap NVL + CB NVL floats.
 static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
@@ -118,31 +105,60 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
         }
         tap_kernel(d->ntap, lanes, off, wp, acc, false);
     }
-    for (int r = 0; r < CB; r++)
-        for (int v = 0; v < NV; v++) ac_vstore(tmp + r * NVL + v * VL, acc[r][v]);
+    // bias, activation and scale in registers; the residual below, at the output positions
     const ac_conv_epilogue *ep = &c->ep;
-    for (int r = 0; r < CB; r++) {
-        const int co = cb * CB + r;
-        if (co >= c->cout) break;
-        const float bias = ep->bias ? ep->bias[co] : 0.0f;
-        float *yc = y + (size_t)co * oplane;
-        const float *rc = res ? res + (size_t)co * oplane : NULL;
-        for (int l = 0; l < NVL;) {
-            const long j = j0 + l;
-            const int Y = (int)(j / d->rowlen), X = (int)(j % d->rowlen);
-            const int run = AC_MIN(NVL - l, d->rowlen - X);
-            if (Y >= d->rows) break;
-            const int n = AC_MIN(run, d->cols - X);
-            if (d->ycs == 1 && n == NVL) {  // a whole block of lanes into one output row
-                const size_t at = (size_t)Y * d->yrs + (size_t)X + d->yorg;
-                finish_vec(ep, tmp + r * NVL, bias, yc + at, rc ? rc + at : NULL);
-                break;
+    const int nco = AC_MIN(CB, c->cout - cb * CB);
+    const ac_vf zero = ac_vsplat(0.0f);
+    for (int r = 0; r < nco; r++) {
+        const ac_vf bias = ac_vsplat(ep->bias ? ep->bias[cb * CB + r] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            ac_vf x = acc[r][v] + bias;
+            if (ep->act == AC_ACT_RELU) x = ac_vselect(x > zero, x, zero);
+            else if (ep->act == AC_ACT_PRELU) x = ac_vselect(x > zero, x, x * ep->slope);
+            if (ep->scale != 1.0f) x *= ep->scale;
+            ac_vstore(tmp + r * NVL + v * VL, x);
+        }
+    }
+    // The runs of lanes that land in one output row (the same for every output channel).
+    int run_l[NVL], run_n[NVL], nrun = 0;
+    size_t run_at[NVL];
+    for (int l = 0; l < NVL;) {
+        const long j = j0 + l;
+        const int Y = (int)(j / d->rowlen), X = (int)(j % d->rowlen);
+        const int run = AC_MIN(NVL - l, d->rowlen - X);
+        if (Y >= d->rows) break;
+        const int n = AC_MIN(run, d->cols - X);
+        if (n > 0) {
+            run_l[nrun] = l;
+            run_n[nrun] = n;
+            run_at[nrun++] = (size_t)Y * d->yrs + (size_t)X * d->ycs + d->yorg;
+        }
+        l += run;
+    }
+    for (int r = 0; r < nco; r++) {
+        float *yc = y + (size_t)(cb * CB + r) * oplane;
+        const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
+        const float *src = tmp + r * NVL;
+        for (int k = 0; k < nrun; k++) {
+            const float *s = src + run_l[k];
+            float *dst = yc + run_at[k];
+            const int n = run_n[k];
+            if (d->ycs == 1) {
+                if (rc) {
+                    const float *rr = rc + run_at[k];
+                    for (int i = 0; i < n; i++) dst[i] = s[i] + rr[i];
+                } else {
+                    memcpy(dst, s, (size_t)n * sizeof(float));
+                }
+            } else {
+                const size_t st = d->ycs;
+                if (rc) {
+                    const float *rr = rc + run_at[k];
+                    for (int i = 0; i < n; i++) dst[i * st] = s[i] + rr[i * st];
+                } else {
+                    for (int i = 0; i < n; i++) dst[i * st] = s[i];
+                }
             }
-            for (int k = 0; k < n; k++) {
-                const size_t at = (size_t)Y * d->yrs + (size_t)(X + k) * d->ycs + d->yorg;
-                yc[at] = finish(ep, tmp[r * NVL + l + k], bias, rc ? rc + at : NULL);
-            }
-            l += run;
         }
     }
 }
@@ -151,8 +167,7 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
 static float *pack_weights(const float *w, int cout, size_t co_stride, const size_t *wsrc,
                            int ntap) {
     const int ncb = ceil_div(cout, CB);
-    float *wp = ac_aligned_alloc((size_t)ncb * ntap * CB * sizeof(float) + sizeof(float));
-    AC_ASSERT_MSG(wp != NULL, "out of memory for packed weights");
+    float *wp = ac_cpu_ws_alloc((size_t)ncb * ntap * CB * sizeof(float));
     for (int cb = 0; cb < ncb; cb++)
         for (int t = 0; t < ntap; t++)
             for (int r = 0; r < CB; r++) {
@@ -205,8 +220,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
     const int T = ac_cpu_conv_threads();
     float *src = NULL;
     if (!in_place) {  // the padded, phase-split input of every image
-        src = ac_aligned_alloc(img * c->n * sizeof(float));
-        AC_ASSERT_MSG(src != NULL, "out of memory for a padded input");
+        src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
         const long long rows = (long long)c->n * c->cin * nph * hs;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && rows * ws > 65536)
         for (long long it = 0; it < rows; it++) {
@@ -248,8 +262,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
     const long lanes = (long)(oh - 1) * ws + ow;
     const int nblk = (int)((lanes + JBLOCK - 1) / JBLOCK), ncb = ceil_div(c->cout, CB);
     const long long items = (long long)c->n * nblk * ncb;
-    float *scratch = ac_aligned_alloc((size_t)T * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2)) * sizeof(float));
-    AC_ASSERT_MSG(scratch != NULL, "out of memory for convolution scratch");
+    float *scratch = ac_cpu_ws_alloc((size_t)T * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2)) * sizeof(float));
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *tmp = scratch + (size_t)omp_get_thread_num() * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2));
@@ -265,9 +278,9 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
                 run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, res, oplane, tmp);
         }
     }
-    ac_aligned_free(scratch);
-    ac_aligned_free(src);
-    ac_aligned_free(wp);
+    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(src);
+    ac_cpu_ws_free(wp);
     free(off);
     free(wsrc);
 }
@@ -298,8 +311,7 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     const size_t plane = ((size_t)hq * wq + (size_t)wq + NVL + 15) / 16 * 16;
     const size_t img = (size_t)c->cin * plane;
     const int T = ac_cpu_conv_threads();
-    float *src = ac_aligned_alloc(img * c->n * sizeof(float));
-    AC_ASSERT_MSG(src != NULL, "out of memory for a padded input");
+    float *src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
     const long long prow = (long long)c->n * c->cin;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && prow * plane > 65536)
     for (long long it = 0; it < prow; it++) {
@@ -351,8 +363,7 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     const int nblk = (int)((lanes + JBLOCK - 1) / JBLOCK);
     const long long items = (long long)c->n * nph * nblk * ncb;
     const size_t per_thread = (size_t)CB * NVL + (size_t)maxtap * (NVL + 2);
-    float *scratch = ac_aligned_alloc((size_t)T * per_thread * sizeof(float));
-    AC_ASSERT_MSG(scratch != NULL, "out of memory for convolution scratch");
+    float *scratch = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *tmp = scratch + (size_t)omp_get_thread_num() * per_thread;
@@ -388,9 +399,9 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     }
     for (int ph = 0; ph < nph; ph++) {
         free((void *)gs[ph].off);
-        ac_aligned_free((void *)gs[ph].wp);
+        ac_cpu_ws_free((void *)gs[ph].wp);
     }
     free(gs);
-    ac_aligned_free(scratch);
-    ac_aligned_free(src);
+    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(src);
 }

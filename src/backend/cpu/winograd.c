@@ -24,6 +24,7 @@
 //     then the output transform.
 // U is computed once per call.
 #include "backend/cpu/winograd.h"
+#include "backend/cpu/winograd_internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -31,123 +32,10 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
+#include "backend/cpu/workspace.h"
 #include "core/common.h"
 
-#define VL AC_VL
-#if AC_VL >= 16
-#define CB 8  // output channels per micro-kernel (rows of the register block); divides VL
-#else
-#define CB 4
-#endif
-#define NV 2          // vectors of tiles per micro-kernel (the unit of a block of tiles)
-#if AC_VL >= 16
-#define NV3 1         // 32 registers: CB x 3 accumulators fit
-#else
-#define NV3 0
-#endif
-#define LANES (VL * NV)
-#define NXI 36
-#define CHUNK_IN 64   // input channels transformed at a time
-#define CHUNK_OUT 64  // output channels per work item (at most)
-#define SCRATCH_BUDGET (256 * 1024)  // bytes of V and M per thread, about a share of L2
-
-// ---------------------------------------------------------------- shuffles
-
-#if AC_VL == 16
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
-#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
-#define MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
-#elif AC_VL == 8
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
-#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15}
-#define MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
-#define MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
-#else
-#define MASK_EVEN {0, 2, 4, 6}
-#define MASK_ODD {1, 3, 5, 7}
-#define MASK_LO {0, 4, 1, 5}
-#define MASK_HI {2, 6, 3, 7}
-#endif
-
-// t[0 .. 4 VL) -> p[c][j] = t[4 j + c]
-static inline void deinterleave4(const float *t, ac_vf p[4]) {
-    const ac_vi ev = MASK_EVEN, od = MASK_ODD;
-    const ac_vf r0 = ac_vload(t), r1 = ac_vload(t + VL), r2 = ac_vload(t + 2 * VL),
-                r3 = ac_vload(t + 3 * VL);
-    const ac_vf e01 = __builtin_shuffle(r0, r1, ev), o01 = __builtin_shuffle(r0, r1, od);
-    const ac_vf e23 = __builtin_shuffle(r2, r3, ev), o23 = __builtin_shuffle(r2, r3, od);
-    p[0] = __builtin_shuffle(e01, e23, ev);
-    p[2] = __builtin_shuffle(e01, e23, od);
-    p[1] = __builtin_shuffle(o01, o23, ev);
-    p[3] = __builtin_shuffle(o01, o23, od);
-}
-
-// The inverse: r[0 .. 4) hold t[0 .. 4 VL) with t[4 j + c] = p[c][j].
-static inline void interleave4(const ac_vf p[4], ac_vf r[4]) {
-    const ac_vi lo = MASK_LO, hi = MASK_HI;
-    const ac_vf e01 = __builtin_shuffle(p[0], p[2], lo), e23 = __builtin_shuffle(p[0], p[2], hi);
-    const ac_vf o01 = __builtin_shuffle(p[1], p[3], lo), o23 = __builtin_shuffle(p[1], p[3], hi);
-    r[0] = __builtin_shuffle(e01, o01, lo);
-    r[1] = __builtin_shuffle(e01, o01, hi);
-    r[2] = __builtin_shuffle(e23, o23, lo);
-    r[3] = __builtin_shuffle(e23, o23, hi);
-}
-
-// ---------------------------------------------------------------- 1-D transforms
-
-// o = B^T d
-static inline void bt6(const ac_vf d[6], ac_vf o[6]) {
-    const ac_vf four = ac_vsplat(4.0f), mfour = ac_vsplat(-4.0f), mfive = ac_vsplat(-5.0f);
-    o[0] = ac_vfma(four, d[0], ac_vfma(mfive, d[2], d[4]));
-    const ac_vf t0 = ac_vfma(mfour, d[2], d[4]), t1 = ac_vfma(mfour, d[1], d[3]);
-    o[1] = t0 + t1;
-    o[2] = t0 - t1;
-    const ac_vf t2 = d[4] - d[2], t3 = (d[3] - d[1]) * 2.0f;
-    o[3] = t2 + t3;
-    o[4] = t2 - t3;
-    o[5] = ac_vfma(four, d[1], ac_vfma(mfive, d[3], d[5]));
-}
-
-// o = A^T m
-static inline void at6(const ac_vf m[6], ac_vf o[4]) {
-    const ac_vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-    o[0] = m[0] + a + c;
-    o[1] = ac_vfma(ac_vsplat(2.0f), d, b);
-    o[2] = ac_vfma(ac_vsplat(4.0f), c, a);
-    o[3] = ac_vfma(ac_vsplat(8.0f), d, b) + m[5];
-}
-
-
 // ---------------------------------------------------------------- plan
-
-typedef struct plan {
-    const ac_fused_conv *c;
-    int oh, ow, th, tw, ntile;  // per image
-    bool whole;           // V of all tiles up front (else per item)
-    int lanes;            // whole: tiles of all images, n ntile; blocked: ntile
-    int vtbs;             // lanes per row of V: whole, all lanes rounded up + VL; else tb + VL
-    size_t vxs;           // floats per xi of V
-    int tb, tbs;          // tiles per block, lanes per row of M (tb + VL)
-    size_t mcs;           // floats per output channel of M
-    int ck, nck;          // input channels per chunk, number of chunks
-    int cok, ncoc;        // output channels per item (multiple of CB), number of such blocks
-    int ncb;              // output channel blocks of CB in all
-    int nblk, items;
-    int rowlen;           // floats per row of the column-transform buffer
-    size_t v_floats, m_floats, thread_floats;
-    float *u;             // blocked: [NXI][ncb][cin][CB]; whole: [NXI][cout][cin]
-} plan;
-
-static int ceil_div(int a, int b) { return (a + b - 1) / b; }
-
-// rows * tbs floats, plus one cache line when that makes the count of lines even: the kernels
-// walk the 36 transformed positions or the channels at this stride, and an odd number of
-// lines spreads them over every set of the L1 cache instead of a few.
-static size_t odd_lines(size_t rows, int tbs) {
-    size_t f = rows * (size_t)tbs, lines = f / 16;
-    return lines % 2 ? f : f + 16;
-}
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V and M for the whole schedule, at most
 
@@ -249,8 +137,7 @@ static void transform_weights(plan *p) {
     const ac_fused_conv *c = p->c;
     const int cin = c->cin, cout = c->cout, ncb = p->ncb, cout_p = ncb * CB;
     const size_t n = (size_t)NXI * (p->whole ? cout : cout_p) * cin;
-    p->u = ac_aligned_alloc(n * sizeof(float));
-    AC_ASSERT_MSG(p->u != NULL, "out of memory for Winograd weights");
+    p->u = ac_cpu_ws_alloc(n * sizeof(float));
     float *u = p->u;
     if (p->whole) {
         const int groups = ceil_div(cin, VL);
@@ -307,29 +194,10 @@ static void transform_weights(plan *p) {
 
 // ---------------------------------------------------------------- input transform
 
-// Source index of coordinate v (of a side of length n) after padding, or -1 for a zero.
-static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
-    if (v < -pad || v >= n + pad) return -1;  // beyond the padded image: tile overhang
-    if (v >= 0 && v < n) return v;
-    if (mode == AC_PAD_ZERO) return -1;
-    return v < 0 ? -v : 2 * (n - 1) - v;
-}
-
-#if AC_VL == 16
-#define MASK_SHIFT0 {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-#define MASK_SHIFT1 {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17}
-#elif AC_VL == 8
-#define MASK_SHIFT0 {1, 2, 3, 4, 5, 6, 7, 8}
-#define MASK_SHIFT1 {1, 2, 3, 4, 5, 6, 7, 9}
-#else
-#define MASK_SHIFT0 {1, 2, 3, 4}
-#define MASK_SHIFT1 {1, 2, 3, 5}
-#endif
-
 // For the tiles [t0, t1) of image xn and channels [c0, c1): v[xi * vxs + (ci - c0) * tbs +
 // (t - t0)] = V. `tr` holds 6 rows of p->rowlen floats.
-static void input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
-                            int c1, float *v, size_t vxs, size_t tbs) {
+void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
+                             int c1, float *v, size_t vxs, size_t tbs) {
     const ac_fused_conv *c = p->c;
     const size_t plane = (size_t)c->h * c->w;
     const int rl = p->rowlen;
@@ -509,8 +377,7 @@ bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode) {
 static float *alloc_floats(size_t n, size_t count, bool zero) {
     size_t bytes;
     AC_ASSERT_MSG(ac_mul_size(n * sizeof(float), count, &bytes), "winograd scratch size overflows");
-    float *q = ac_aligned_alloc(bytes ? bytes : sizeof(float));
-    AC_ASSERT_MSG(q != NULL, "out of memory for Winograd scratch");
+    float *q = ac_cpu_ws_alloc(bytes);
     if (zero) memset(q, 0, bytes);
     return q;
 }
@@ -532,14 +399,14 @@ static void run_blocked(const plan *p, int threads) {
             const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
             for (int k = 0; k < p->nck; k++) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-                input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
+                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
                                 (size_t)p->vtbs);
                 multiply(p, v, m, c0, c1, co0, nco, nl, k > 0);
             }
             output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
         }
     }
-    ac_aligned_free(all);
+    ac_cpu_ws_free(all);
 }
 
 // V of every tile (all images along the lanes), 36 GEMMs M[co][xi] = U[xi] V[xi] (OpenBLAS,
@@ -567,7 +434,7 @@ static void run_whole(const plan *p, int threads) {
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             for (int n = 0; n < c->n; n++)
-                input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
+                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
                                 v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
                                 (size_t)p->vtbs);
         }
@@ -583,9 +450,9 @@ static void run_whole(const plan *p, int threads) {
                              (size_t)p->tbs, n, 0, p->ntile, co, co + 1);
         }
     }
-    ac_aligned_free(all);
-    ac_aligned_free(v);
-    ac_aligned_free(m);
+    ac_cpu_ws_free(all);
+    ac_cpu_ws_free(v);
+    ac_cpu_ws_free(m);
 }
 
 void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
@@ -599,5 +466,5 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     transform_weights(&p);
     if (p.whole) run_whole(&p, threads);
     else run_blocked(&p, threads);
-    ac_aligned_free(p.u);
+    ac_cpu_ws_free(p.u);
 }

@@ -20,6 +20,10 @@
 bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode);
 // c: kh = kw = 3, stride 1, a supported geometry.
 void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
+// dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
+// y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
+void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,
+                             float *dw);
 // Tests: 1 forces the blocked schedule, 2 the whole-layer one, 0 restores the automatic choice.
 void ac_cpu_wino_force_schedule(int schedule);
 
