@@ -221,6 +221,27 @@ static void test_graph_slices(void) {
     ac_conv2d_fused(g, buf, w1, NULL, &o, buf, 4);
     ac_conv2d_fused(g, buf, w2, NULL, &o, buf, 7);
     t_close("slices", buf->data, want->data, ac_numel(want), 1e-5, 1e-5);
+    // add and sub after the epilogue: in the Winograd kernel and in passes of their own
+    for (int k = 3; k <= 4; k++) {
+        ac_tensor *wk = rand_t(&r, 4, 4, k, k, 0.3f), *ad = rand_t(&r, 2, 4, 9, 11, 1.0f);
+        ac_tensor *sb = rand_t(&r, 2, 4, 9, 11, 1.0f);
+        const int pad = k == 3 ? 1 : 2, stride = 1;  // 4x4 pad 2 stride 1 grows to 10x12
+        ac_conv_opts o2 = {.stride = stride, .pad = pad, .mode = AC_PAD_ZERO, .add = NULL};
+        ac_tensor *plain = ac_conv2d_fused(g, x, wk, NULL, &o2, NULL, 0);
+        if (k == 4) {  // make add/sub fit the 10x12 output
+            ac_tensor_free(ad), ac_tensor_free(sb);
+            ad = rand_t(&r, 2, 4, 10, 12, 1.0f);
+            sb = rand_t(&r, 2, 4, 10, 12, 1.0f);
+        }
+        o2.add = ad;
+        o2.sub = sb;
+        ac_tensor *both = ac_conv2d_fused(g, x, wk, NULL, &o2, NULL, 0);
+        float *wantf = malloc(ac_numel(plain) * 4);
+        for (size_t i = 0; i < ac_numel(plain); i++) wantf[i] = (plain->data[i] + ad->data[i]) - sb->data[i];
+        t_close(k == 3 ? "add/sub winograd" : "add/sub direct", both->data, wantf, ac_numel(plain), 0, 0);
+        free(wantf);
+        ac_tensor_free(wk), ac_tensor_free(ad), ac_tensor_free(sb);
+    }
     ac_graph_free(g);
     ac_tensor_free(x), ac_tensor_free(w1), ac_tensor_free(w2);
 }
@@ -238,29 +259,35 @@ static void test_blocks_fused(void) {
     ac_conv_layer_init(&cl, p, "cl", 6, 5, 3, 2);
     ac_conv_block cb;
     ac_conv_block_init(&cb, p, "cb", 6, 4, false);
+    ac_res_seq seq;
+    ac_res_seq_init(&seq, p, "seq", 6, 2, false);
     ac_params_init(p, &r);
     rb.slope->data[0] = -0.2f;  // negative slopes too
     cb.slope->data[0] = 0.3f;
-    ac_tensor *x = rand_t(&r, 2, 6, 12, 14, 1.0f);
+    ac_tensor *x = rand_t(&r, 2, 6, 12, 14, 1.0f), *sb = rand_t(&r, 2, 6, 12, 14, 1.0f);
     ac_params_set_trainable(p, true);  // recording graph: the op-by-op path
     ac_graph *gr = ac_graph_new(true), *gi = ac_graph_new(false);
     struct {
         const char *name;
         ac_tensor *rec, *inf;
-    } out[4] = {
+    } out[6] = {
         {"resblock", ac_resblock_forward(&rb, gr, x), ac_resblock_forward(&rb, gi, x)},
         {"rdb", ac_rdb_forward(&rdb, gr, x), ac_rdb_forward(&rdb, gi, x)},
         {"conv layer s2", ac_conv_layer_forward(&cl, gr, x), ac_conv_layer_forward(&cl, gi, x)},
         {"conv block", ac_conv_block_forward(&cb, gr, x), ac_conv_block_forward(&cb, gi, x)},
+        {"seq + x", ac_res_seq_skip_forward(&seq, gr, x, NULL), ac_res_seq_skip_forward(&seq, gi, x, NULL)},
+        {"seq + x - sub", ac_res_seq_skip_forward(&seq, gr, x, sb), ac_res_seq_skip_forward(&seq, gi, x, sb)},
     };
     CHECK(ac_graph_node_count(gr) > 4);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         CHECK(ac_same_shape(out[i].rec, out[i].inf));
         t_close(out[i].name, out[i].inf->data, out[i].rec->data, ac_numel(out[i].rec), 1e-5, 1e-5);
     }
     ac_graph_free(gr);
     ac_graph_free(gi);
     ac_tensor_free(x);
+    ac_tensor_free(sb);
+    ac_res_seq_free(&seq);
     ac_params_free(p);
 }
 

@@ -85,18 +85,26 @@ void ac_resblock_init(ac_resblock *rb, ac_params *p, const char *prefix, int c) 
     rb->slope = add_slope(p, prefix, "relu.weight");
 }
 
-ac_tensor *ac_resblock_forward(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
+// The fused residual block, then (+ add) - sub, each optional, in the second convolution.
+static ac_tensor *resblock_fused(const ac_resblock *rb, ac_graph *g, ac_tensor *x,
+                                 ac_tensor *add, ac_tensor *sub) {
+    ac_conv_opts o1 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .act = AC_ACT_PRELU,
+                       .slope = rb->slope};
+    ac_tensor *t = ac_conv2d_fused(g, x, rb->conv1.w, rb->conv1.b, &o1, NULL, 0);
+    ac_conv_opts o2 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .scale = 0.1f,
+                       .residual = x, .add = add, .sub = sub};
+    ac_tensor *y = ac_conv2d_fused(g, t, rb->conv2.w, rb->conv2.b, &o2, NULL, 0);
+    ac_graph_drop(g, t);
+    return y;
+}
+
+static bool resblock_fusable(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
     ac_tensor *ts[6] = {x, rb->conv1.w, rb->conv1.b, rb->conv2.w, rb->conv2.b, rb->slope};
-    if (ac_fused_ok(g, ts, 6)) {  // two passes: conv + PReLU, conv + 0.1 scale + residual
-        ac_conv_opts o1 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .act = AC_ACT_PRELU,
-                           .slope = rb->slope};
-        ac_tensor *t = ac_conv2d_fused(g, x, rb->conv1.w, rb->conv1.b, &o1, NULL, 0);
-        ac_conv_opts o2 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .scale = 0.1f,
-                           .residual = x};
-        ac_tensor *y = ac_conv2d_fused(g, t, rb->conv2.w, rb->conv2.b, &o2, NULL, 0);
-        ac_graph_drop(g, t);
-        return y;
-    }
+    return ac_fused_ok(g, ts, 6);
+}
+
+ac_tensor *ac_resblock_forward(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
+    if (resblock_fusable(rb, g, x)) return resblock_fused(rb, g, x, NULL, NULL);
     ac_tensor *t1 = ac_conv_layer_forward(&rb->conv1, g, x);
     ac_tensor *t2 = ac_prelu(g, t1, rb->slope);
     ac_graph_drop(g, t1);
@@ -125,6 +133,32 @@ void ac_res_seq_free(ac_res_seq *s) {
     free(s->blocks);
     s->blocks = NULL;
     s->n = 0;
+}
+
+ac_tensor *ac_res_seq_skip_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x,
+                                   ac_tensor *sub) {
+    ac_tensor *ts[2] = {x, sub};
+    bool fused = ac_fused_ok(g, ts, 2);
+    for (int i = 0; i < s->n; i++) fused = fused && resblock_fusable(&s->blocks[i], g, x);
+    if (!fused) {
+        ac_tensor *t = ac_res_seq_forward(s, g, x);
+        ac_tensor *y = ac_add(g, t, x);
+        ac_graph_drop(g, t);
+        if (sub) {
+            ac_tensor *z = ac_sub(g, y, sub);
+            ac_graph_drop(g, y);
+            y = z;
+        }
+        return y;
+    }
+    ac_tensor *cur = x;
+    for (int i = 0; i < s->n; i++) {
+        const bool last = i == s->n - 1;
+        ac_tensor *next = resblock_fused(&s->blocks[i], g, cur, last ? x : NULL, last ? sub : NULL);
+        if (cur != x) ac_graph_drop(g, cur);
+        cur = next;
+    }
+    return cur;
 }
 
 ac_tensor *ac_res_seq_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x) {

@@ -26,20 +26,24 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                   "conv2d_fused: bias must have one value per output channel");
     AC_ASSERT_MSG(o->act != AC_ACT_PRELU || (o->slope && ac_numel(o->slope) == 1),
                   "conv2d_fused: PReLU needs a one-element slope");
-    ac_tensor *check[5] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual};
-    AC_ASSERT_MSG(ac_fused_ok(g, check, 5), "conv2d_fused has no backward (an input requires a gradient)");
+    ac_tensor *check[7] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual,
+                           (ac_tensor *)o->add, (ac_tensor *)o->sub};
+    AC_ASSERT_MSG(ac_fused_ok(g, check, 7), "conv2d_fused has no backward (an input requires a gradient)");
     ac_tensor *y = into;
     if (into) {
         AC_ASSERT_MSG(into->ndim == 4 && into->shape[0] == n && into->shape[2] == oh &&
                           into->shape[3] == ow && c0 >= 0 && c0 + cout <= into->shape[1],
                       "conv2d_fused: the output slice does not fit");
-        AC_ASSERT_MSG(!o->residual, "conv2d_fused: no residual when writing into a slice");
+        AC_ASSERT_MSG(!o->residual && !o->add && !o->sub,
+                      "conv2d_fused: no residual when writing into a slice");
     } else {
         y = ac_graph_tensor4(g, n, cout, oh, ow);
         c0 = 0;
     }
-    if (o->residual)
-        AC_ASSERT_MSG(ac_same_shape(o->residual, y), "conv2d_fused: residual shape differs from the output");
+    const ac_tensor *extra[3] = {o->residual, o->add, o->sub};
+    for (int i = 0; i < 3; i++)
+        AC_ASSERT_MSG(!extra[i] || ac_same_shape(extra[i], y),
+                      "conv2d_fused: residual shape differs from the output");
     const size_t ohw = (size_t)oh * ow;
     ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = wd, .cout = cout, .kh = kh, .kw = kw,
                        .stride = o->stride, .pad = o->pad, .mode = o->mode, .x = x->data,
@@ -49,6 +53,15 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                               .slope = o->act == AC_ACT_PRELU ? o->slope->data[0] : 0.0f,
                               .scale = o->scale == 0.0f ? 1.0f : o->scale,
                               .residual = o->residual ? o->residual->data : NULL}};
+    // add and sub: in the epilogue of the Winograd kernel, else in passes of their own
+    const bool wino = kh == 3 && kw == 3 && o->stride == 1 && ac_be()->conv2d_fused_takes_add_sub &&
+                      ac_be()->conv2d_fused_takes_add_sub(h, wd, o->pad, o->mode);
+    if (wino) {
+        c.ep.add = o->add ? o->add->data : NULL;
+        c.ep.sub = o->sub ? o->sub->data : NULL;
+    }
     ac_be()->conv2d_fused(&c);
+    if (!wino && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
+    if (!wino && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
     return y;
 }

@@ -27,6 +27,8 @@ typedef struct ac_conv_opts {
     const ac_tensor *slope;  // AC_ACT_PRELU: one element
     float scale;             // 0 stands for 1
     const ac_tensor *residual;  // shaped like the output, or NULL
+    // then out = (out + add) - sub (shaped like the output, each optional; no slices)
+    const ac_tensor *add, *sub;
 } ac_conv_opts;
 ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                            const ac_conv_opts *o, ac_tensor *into, int c0);

@@ -26,6 +26,10 @@ bool ac_cpu_conv_winograd_fits(int kh, int kw, int stride, int h, int w, int pad
            ac_cpu_wino_supported(h, w, pad, mode);
 }
 
+bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode) {
+    return ac_cpu_conv_winograd_fits(3, 3, 1, h, w, pad, mode);
+}
+
 // dst[0 .. n) = residual + scale * act(src + bias), src may equal dst.
 static void epilogue_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
                          const float *res, size_t n) {
@@ -41,8 +45,10 @@ static void epilogue_row(const ac_conv_epilogue *ep, float bias, const float *sr
 
 void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
+    const bool wino = ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
+    AC_ASSERT_MSG(wino || (!c->ep.add && !c->ep.sub), "conv2d_fused: add/sub need the Winograd kernel");
     AC_ASSERT(c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w));
-    if (ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode)) {
+    if (wino) {
         ac_cpu_wino_conv3x3(c);
         return;
     }

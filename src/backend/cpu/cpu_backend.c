@@ -14,6 +14,7 @@ static const ac_backend cpu_backend = {
     .conv2d_forward = ac_cpu_conv2d_forward,
     .conv2d_backward = ac_cpu_conv2d_backward,
     .conv2d_fused = ac_cpu_conv2d_fused,
+    .conv2d_fused_takes_add_sub = ac_cpu_conv2d_fused_takes_add_sub,
     .conv_transpose2d_forward = ac_cpu_conv_transpose2d_forward,
     .conv_transpose2d_backward = ac_cpu_conv_transpose2d_backward,
     .reflection_pad_forward = ac_cpu_reflection_pad_forward,

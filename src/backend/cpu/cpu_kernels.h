@@ -11,6 +11,7 @@
 void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
                            float *y);
 void ac_cpu_conv2d_fused(const ac_fused_conv *c);
+bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode);
 // 3x3 stride-1 convolutions use the Winograd kernel (when its geometry fits) unless this turns
 // it off (benchmarks, tests).
 void ac_cpu_conv_set_winograd(bool on);

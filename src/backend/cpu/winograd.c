@@ -297,9 +297,9 @@ static void multiply(const plan *p, const float *vs, float *ms, int c0, int c1, 
 
 // ---------------------------------------------------------------- output transform
 
-// dst[0 .. n) = residual + scale * act(src + bias)
+// dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
 static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
-                       const float *res, int n) {
+                       const float *res, const float *add, const float *sub, int n) {
     const ac_vf vb = ac_vsplat(bias), vs = ac_vsplat(ep->scale), vslope = ac_vsplat(ep->slope);
     const ac_vf zero = ac_vsplat(0.0f);
     const bool scaled = ep->scale != 1.0f;
@@ -310,6 +310,8 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
         else if (ep->act == AC_ACT_PRELU) v = ac_vselect(v > zero, v, v * vslope);
         if (scaled) v *= vs;
         if (res) v += ac_vload(res + i);
+        if (add) v += ac_vload(add + i);
+        if (sub) v -= ac_vload(sub + i);
         ac_vstore(dst + i, v);
     }
     for (; i < n; i++) {
@@ -318,6 +320,8 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
         else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
         if (scaled) v *= ep->scale;
         if (res) v += res[i];
+        if (add) v += add[i];
+        if (sub) v -= sub[i];
         dst[i] = v;
     }
 }
@@ -338,6 +342,7 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
             const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
             float *yp = c->y + off;
             const float *rp = ep->residual ? ep->residual + off : NULL;
+            const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
             const float bias = ep->bias ? ep->bias[co] : 0.0f;
             for (int q = 0; q < nvt; q++) {
                 ac_vf h[6][4];
@@ -358,7 +363,8 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                     interleave4(h[r], row);
                     for (int k = 0; k < 4; k++) ac_vstore(tmp + k * VL, row[k]);
                     const size_t at = (size_t)(4 * i + r) * p->ow + x0;
-                    finish_row(ep, bias, tmp, yp + at, rp ? rp + at : NULL, ncol);
+                    finish_row(ep, bias, tmp, yp + at, rp ? rp + at : NULL, ap ? ap + at : NULL,
+                               sp ? sp + at : NULL, ncol);
                 }
             }
         }
