@@ -3,7 +3,7 @@
 # Needs root (or sudo) the first time; a no-op when everything is present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libzip-dev libpng-dev
-      libjpeg62-turbo-dev)
+      libjpeg62-turbo-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -99,6 +99,20 @@ static void test_meta_parse_and_errors(void) {
         CHECK(!strcmp(m->pairs[1].gt, "tests/golden/image/rgb8.png"));
     }
     ac_meta_free(m);
+    // The same from memory (the entry point fuzz/fuzz_meta.c drives): the text need not end
+    // in NUL, paths resolve against the named file's folder, errors name it.
+    snprintf(text, sizeof text, "[[\"t0_0_gt.png\", \"t0_0_in.png\"]]garbage");
+    CHECK(ac_meta_parse_mem((const unsigned char *)text, strlen(text) - 7, p, &m) == AC_OK && m && m->count == 1 &&
+          !strcmp(m->name, "bad") && strstr(m->pairs[0].input, tmp) == m->pairs[0].input);
+    ac_meta_free(m);
+    CHECK(ac_meta_parse_mem((const unsigned char *)text, strlen(text), "mem.json", &m) == AC_ERR_FORMAT && !m &&
+          strstr(ac_error_message(), "mem.json: invalid JSON"));
+    static const char *bad[] = {"", "[", "[[]]", "[[\"\", \"x\"]]", "[[\"a\", \"b\", \"c\"]]", "[{\"a\": \"b\"}]",
+                                "[[\"a\", null]]", "[[[\"a\"], \"b\"]]", "[[1e999, \"b\"]]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_MSG(ac_meta_parse_mem((const unsigned char *)bad[i], strlen(bad[i]), "mem.json", &m) == AC_ERR_FORMAT && !m,
+                  "accepted '%s'", bad[i]);
+    }
 }
 
 static void test_meta_set_folder(void) {

@@ -273,11 +273,99 @@ static void test_crop_flip_pad_tiny(void) {
     ac_tensor_free(t);
 }
 
+// ---- limits added while fuzzing (fuzz/fuzz_image.c) ----
+
+static uint32_t crc32_bytes(const unsigned char *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+// A PNG header may claim up to the pixel limit, but the pixels must fit in what deflate can
+// expand the file's bytes to (1032:1): a 70-byte file claiming 10000 x 10000 is refused
+// before 100 MB of rows are allocated. A legitimately tiny 1000 x 1000 file still decodes.
+static void test_png_size_bound(void) {
+    ac_tensor *one = ac_tensor_new4(1, 1, 1, 1);
+    unsigned char *png;
+    size_t size;
+    CHECK(ac_image_encode_png(one, 8, &png, &size) == AC_OK);
+    CHECK(size < 100 && !memcmp(png + 12, "IHDR", 4));
+    put_be32(png + 16, 10000);
+    put_be32(png + 20, 10000);
+    put_be32(png + 29, crc32_bytes(png + 12, 17));
+    ac_tensor *img = NULL;
+    ac_status st = ac_image_decode(png, size, "bomb.png", &img);
+    CHECK_MSG(st == AC_ERR_FORMAT && img == NULL && strstr(ac_error_message(), "bomb.png: corrupt PNG") &&
+                  strstr(ac_error_message(), "10000x10000 pixels cannot come from"), "%s", ac_error_message());
+    ac_image_info info;  // the header alone is still readable
+    CHECK(ac_image_probe(FIX "gray8.png", &info) == AC_OK);
+    free(png);
+    ac_tensor_free(one);
+    ac_tensor *flat = ac_tensor_new4(1, 1, 1000, 1000);
+    CHECK(ac_image_encode_png(flat, 8, &png, &size) == AC_OK);
+    CHECK_MSG(ac_image_decode(png, size, "flat.png", &img) == AC_OK && img && img->shape[3] == 1000, "%zu bytes: %s",
+              size, ac_error_message());
+    ac_tensor_free(img);
+    ac_tensor_free(flat);
+    free(png);
+}
+
+// A progressive JPEG whose first scan is repeated 600 times: libjpeg tolerates the repeats (a
+// warning) and would redo the image for each; more than 500 scans is an error.
+static void test_jpeg_scan_limit(void) {
+    unsigned char *buf;
+    size_t size;
+    CHECK(ac_file_read_all(FIX "progressive.jpg", 0, &buf, &size) == AC_OK);
+    // Find the first SOS segment and the end of its entropy-coded data.
+    size_t pos = 2, sos = 0, end = 0;
+    while (pos + 4 <= size && buf[pos] == 0xff) {
+        unsigned marker = buf[pos + 1], len = (unsigned)buf[pos + 2] << 8 | buf[pos + 3];
+        if (marker == 0xda) {
+            sos = pos;
+            end = pos + 2 + len;
+            while (end + 1 < size && !(buf[end] == 0xff && buf[end + 1] != 0 && (buf[end + 1] < 0xd0 || buf[end + 1] > 0xd7)))
+                end++;
+            break;
+        }
+        pos += 2 + len;
+    }
+    CHECK(sos > 0 && end > sos && end < size);
+    if (!(sos > 0 && end > sos && end < size)) {
+        free(buf);
+        return;
+    }
+    size_t scan = end - sos, copies = 600;
+    unsigned char *bomb = malloc(size + scan * copies);
+    memcpy(bomb, buf, end);
+    for (size_t i = 0; i < copies; i++) memcpy(bomb + end + i * scan, buf + sos, scan);
+    memcpy(bomb + end + copies * scan, buf + end, size - end);
+    ac_tensor *img = NULL;
+    ac_status st = ac_image_decode(bomb, size + scan * copies, "scans.jpg", &img);
+    CHECK_MSG(st == AC_ERR_FORMAT && img == NULL && strstr(ac_error_message(), "more than 500 scans"), "%d %s", st,
+              ac_error_message());
+    // 100 repeats are tolerated.
+    memcpy(bomb + end + 100 * scan, buf + end, size - end);
+    st = ac_image_decode(bomb, size + scan * 100, "scans.jpg", &img);
+    CHECK_MSG(st == AC_OK && img, "%s", ac_error_message());
+    ac_tensor_free(img);
+    free(bomb);
+    free(buf);
+}
+
 int main(void) {
     RUN(test_png_layouts);
     RUN(test_jpeg_layouts);
     RUN(test_broken_files);
     RUN(test_pixel_limit);
+    RUN(test_png_size_bound);
+    RUN(test_jpeg_scan_limit);
     RUN(test_write_roundtrip);
     RUN(test_resize_pad_vs_torch);
     RUN(test_crop_flip_pad_tiny);

@@ -216,9 +216,53 @@ static void test_opcode_soup(void) {
     CHECK(ok > 100 && refused > 100);
 }
 
+// Inputs found by fuzzing (fuzz/fuzz_pickle.c) and the limits added for them.
+static void test_fuzz_regressions(void) {
+    // MARK then LIST / INST / TUPLE with nothing ever pushed: the empty stack has no array yet
+    // (pointer arithmetic on NULL was undefined behaviour, caught by clang's UBSan).
+    static const struct { const char *b; size_t n; ac_pk_kind kind; } empty[] = {
+        {"(l.", 3, AC_PK_LIST}, {"(t.", 3, AC_PK_TUPLE}, {"(\x91.", 3, AC_PK_SET},
+        {"(ios\nsystem\n.", 13, AC_PK_OBJECT}, {"(lp0\n(lp1\nag1\nag1\na.", 20, AC_PK_LIST},
+    };
+    for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+        ac_pickle *vm = ac_pickle_new();
+        ac_pk_value *v = NULL;
+        CHECK_MSG(run_pickle(empty[i].b, empty[i].n, &v, vm) == AC_OK && v && v->kind == empty[i].kind,
+                  "empty-stack case %zu: %s", i, ac_error_message());
+        ac_pickle_free(vm);
+    }
+    // OrderedDict(pairs) by REDUCE copies the pairs each time: 40 KB of pickle that copies a
+    // 4000-pair list 3000 times would hold 200 MB. One run may hold 64 bytes per input byte
+    // plus 64 MiB; the same pickle with 20 copies is fine.
+    for (int copies = 20; copies <= 3000; copies += 2980) {
+        size_t cap = 64 + 4000 * 5 + 3000 * 6, k = 0;
+        unsigned char *b = malloc(cap);
+        b[k++] = 0x80, b[k++] = 2;
+        memcpy(b + k, "ccollections\nOrderedDict\nq\0000", 28);
+        k += 28;
+        b[k++] = ']', b[k++] = '(';
+        for (int i = 0; i < 4000; i++) b[k++] = 'M', b[k++] = (unsigned char)i, b[k++] = (unsigned char)(i >> 8), b[k++] = 'N', b[k++] = 0x86;
+        b[k++] = 'e', b[k++] = 0x85, b[k++] = 'q', b[k++] = 1, b[k++] = '0';
+        for (int i = 0; i < copies; i++) b[k++] = 'h', b[k++] = 0, b[k++] = 'h', b[k++] = 1, b[k++] = 'R', b[k++] = '0';
+        b[k++] = 'h', b[k++] = 0, b[k++] = 'h', b[k++] = 1, b[k++] = 'R', b[k++] = '.';
+        AC_ASSERT(k <= cap);
+        ac_pickle *vm = ac_pickle_new();
+        ac_pk_value *v = NULL;
+        ac_status st = run_pickle(b, k, &v, vm);
+        if (copies == 20)
+            CHECK_MSG(st == AC_OK && v && v->kind == AC_PK_DICT && v->u.dict.n == 4000, "%s", ac_error_message());
+        else
+            CHECK_MSG(st == AC_ERR_NOMEM && strstr(ac_error_message(), "objects hold more than"), "%d: %s", st,
+                      ac_error_message());
+        ac_pickle_free(vm);
+        free(b);
+    }
+}
+
 int main(void) {
     RUN(test_pickle_machine);
     RUN(test_limits);
     RUN(test_opcode_soup);
+    RUN(test_fuzz_regressions);
     return ac_test_finish();
 }

@@ -1,4 +1,5 @@
 // test_safetensors.c: round trip, dtype conversion and rejection of malformed headers.
+#include <time.h>
 #include <unistd.h>
 
 #include "io/safetensors.h"
@@ -109,10 +110,73 @@ static void test_write_failure_leaves_nothing(void) {
     ac_tensor_map_free(m);
 }
 
+// Header limits and number checks added while fuzzing (fuzz/fuzz_safetensors.c).
+static void test_header_limits(void) {
+    expect_reject("fractional offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0.5,4.5]}}", 4,
+                  "invalid data_offsets");
+    expect_reject("offset string", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",4]}}", 4,
+                  "invalid data_offsets");
+    expect_reject("offset 2^60", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,1152921504606846976]}}", 4,
+                  "invalid data_offsets");
+    expect_reject("fractional dim", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "invalid shape");
+    expect_reject("dim 2^31", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483648],\"data_offsets\":[0,4]}}", 4, "invalid shape");
+    expect_reject("5 dims", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "5 dimensions");
+    expect_reject("numel overflow",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647,2147483647],\"data_offsets\":[0,4]}}",
+                  4, "too large");
+    // Only whitespace may follow the header object (cJSON alone ignores trailing text).
+    expect_reject("trailing text", "{}  x", 0, "not a valid JSON object");
+    expect_reject("two objects", "{} {}", 0, "not a valid JSON object");
+    unsigned char buf[256];
+    ac_tensor_map *m = NULL;
+    size_t n = make_file(buf, "{} \t\r\n  ", "", 0);
+    CHECK_MSG(ac_safetensors_read_mem(buf, n, &m) == AC_OK && m && m->count == 0, "%s", ac_error_message());
+    ac_tensor_map_free(m);
+    // A zero-sized tensor may have any other dimension; it needs no data.
+    n = make_file(buf, "{\"z\":{\"dtype\":\"F16\",\"shape\":[0,2147483647],\"data_offsets\":[0,0]}}", "", 0);
+    m = NULL;
+    CHECK_MSG(ac_safetensors_read_mem(buf, n, &m) == AC_OK && m && m->count == 1, "%s", ac_error_message());
+    ac_tensor_map_free(m);
+
+    // 100000 tensors load in linear-logarithmic time (the duplicate-name check and the map
+    // inserts were quadratic: minutes); a duplicate among them is still found.
+    const int many = 100000;
+    size_t cap = (size_t)many * 64 + 64;
+    char *h = malloc(cap);
+    for (int dup = 0; dup < 2; dup++) {
+        size_t k = (size_t)sprintf(h, "{");
+        for (int i = 0; i < many; i++)
+            k += (size_t)sprintf(h + k, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}", i ? "," : "",
+                                 dup && i == many - 1 ? 17 : i);
+        k += (size_t)sprintf(h + k, "}");
+        unsigned char *file = malloc(k + 8);
+        size_t fn = make_file(file, h, "", 0);
+        clock_t t0 = clock();
+        m = NULL;
+        ac_status st = ac_safetensors_read_mem(file, fn, &m);
+        double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        if (dup) CHECK_MSG(st == AC_ERR_FORMAT && strstr(ac_error_message(), "duplicate tensor name 't17'"), "%s", ac_error_message());
+        else CHECK_MSG(st == AC_OK && m && m->count == many && !strcmp(m->items[many - 1].name, "t99999"), "%s", ac_error_message());
+        CHECK_MSG(secs < 10, "%d tensors took %.1f s", many, secs);
+        ac_tensor_map_free(m);
+        free(file);
+    }
+    // __metadata__ holds at most 4096 entries.
+    size_t k = (size_t)sprintf(h, "{\"__metadata__\":{");
+    for (int i = 0; i < 5000; i++) k += (size_t)sprintf(h + k, "%s\"k%d\":\"v\"", i ? "," : "", i);
+    sprintf(h + k, "}}");
+    unsigned char *file = malloc(strlen(h) + 8);
+    n = make_file(file, h, "", 0);
+    CHECK(ac_safetensors_read_mem(file, n, &m) == AC_ERR_FORMAT && strstr(ac_error_message(), "more than 4096"));
+    free(file);
+    free(h);
+}
+
 int main(void) {
     RUN(test_round_trip);
     RUN(test_dtypes);
     RUN(test_rejects);
+    RUN(test_header_limits);
     RUN(test_write_failure_leaves_nothing);
     return ac_test_finish();
 }

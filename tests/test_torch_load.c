@@ -706,6 +706,80 @@ static void test_legacy_module_pid(void) {
     free(p.b);
 }
 
+// ---------------------------------------------------------------------------------------
+// Reading from memory, and limits on what a small file may make the loader allocate
+
+static void test_memory_entry_points(void) {
+    const char *files[] = {GOLDEN "plain.pth", GOLDEN "plain_legacy.pth"};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        unsigned char *buf = slurp(files[i], &len);
+        AC_ASSERT(buf);
+        ac_tensor_map *m = NULL;
+        CHECK_MSG(ac_torch_load_mem(buf, len, "mem.pth", NULL, &m) == AC_OK, "%s", ac_error_message());
+        if (m) check_against_expected(files[i], m, "plain");
+        ac_tensor_map_free(m);
+        free(buf);
+    }
+    size_t len;
+    unsigned char *buf = slurp(GOLDEN "latest_model", &len);
+    char *text = NULL;
+    CHECK(ac_torch_describe_mem(buf, len, "mem.pth", &text) == AC_OK && text && strstr(text, "zip checkpoint") &&
+          strstr(text, "state_dict: dict ("));
+    free(text);
+    ac_tensor_map *m = NULL;
+    // A zip cut short, garbage and an empty buffer: errors that name the buffer.
+    CHECK(ac_torch_load_mem(buf, len / 2, "half.pth", NULL, &m) != AC_OK && m == NULL &&
+          strstr(ac_error_message(), "half.pth"));
+    CHECK(ac_torch_load_mem((const unsigned char *)"hello", 5, "hello.pth", NULL, &m) == AC_ERR_FORMAT &&
+          strstr(ac_error_message(), "hello.pth: not a PyTorch checkpoint"));
+    CHECK(ac_torch_load_mem(buf, 0, "empty.pth", NULL, &m) == AC_ERR_FORMAT && strstr(ac_error_message(), "empty"));
+    free(buf);
+}
+
+// Little-endian 32-bit field at p.
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void test_expansion_limits(void) {
+    // Stride-0 views may repeat a storage element, but a tiny file cannot expand into 256 MiB.
+    for (int legacy = 0; legacy < 2; legacy++) {
+        int64_t big[2] = {1 << 16, 1 << 10}, small[2] = {1000, 10}, zero[2] = {0, 0};
+        expect_view_error("stride-0 bomb", load_view(legacy, "FloatStorage", 1, 0, big, zero, 2, 4), "views repeat");
+        CHECK_MSG(load_view(legacy, "FloatStorage", 1, 0, small, zero, 2, 4) == AC_OK, "%s", ac_error_message());
+    }
+    // A deflated data.pkl whose header claims more than deflate can produce is refused before
+    // its size is allocated; the same archive with honest sizes loads.
+    pb p = {0};
+    pb_checkpoint_with_payload(&p, false, 0, tmp_path("pwned"), false);
+    int err;
+    zip_t *za = zip_open(tmp_path("deflated.pth"), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    AC_ASSERT(za);
+    zip_int64_t idx = zip_file_add(za, "d/data.pkl", zip_source_buffer(za, p.b, p.n, 0), ZIP_FL_OVERWRITE);
+    AC_ASSERT(idx >= 0 && zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 9) == 0);
+    AC_ASSERT(zip_file_add(za, "d/data/0", zip_source_buffer(za, w4, sizeof w4, 0), ZIP_FL_OVERWRITE) >= 0);
+    AC_ASSERT(zip_close(za) == 0);
+    size_t len;
+    unsigned char *buf = slurp(tmp_path("deflated.pth"), &len);
+    ac_tensor_map *m = NULL;
+    CHECK_MSG(ac_torch_load_mem(buf, len, "deflated.pth", NULL, &m) == AC_OK, "%s", ac_error_message());
+    check_w("deflated data.pkl", m);
+    ac_tensor_map_free(m);
+    m = NULL;
+    int patched = 0;  // the uncompressed size of data.pkl: local header (+22), central directory (+24)
+    for (size_t i = 0; i + 46 < len; i++) {
+        if (!memcmp(buf + i, "PK\3\4", 4) && !memcmp(buf + i + 30, "d/data.pkl", 10)) put_u32(buf + i + 22, 0x7fffffffu), patched++;
+        if (!memcmp(buf + i, "PK\1\2", 4) && !memcmp(buf + i + 46, "d/data.pkl", 10)) put_u32(buf + i + 24, 0x7fffffffu), patched++;
+    }
+    CHECK(patched == 2);
+    CHECK(ac_torch_load_mem(buf, len, "bomb.pth", NULL, &m) == AC_ERR_FORMAT && m == NULL &&
+          strstr(ac_error_message(), "more than deflate allows"));
+    free(buf);
+    free(p.b);
+    unlink(tmp_path("deflated.pth"));
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ac_ckpt_XXXXXX");
     AC_ASSERT(mkdtemp(tmpdir));
@@ -725,6 +799,8 @@ int main(void) {
     RUN(test_legacy_storage_view_and_missing_data);
     RUN(test_corruption_fuzz);
     RUN(test_legacy_module_pid);
+    RUN(test_memory_entry_points);
+    RUN(test_expansion_limits);
     ac_tensor_map_free(expected);
     const char *names[] = {"old.tar", "bare.pkl", "evil.pth", "cut.pth", "cutpkl.pth", "view.pth", "fuzz.pth", "module.pth", "pwned"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink(tmp_path(names[i]));

@@ -10,10 +10,26 @@ typedef struct ac_command {
     int (*run)(int argc, char **argv);
 } ac_command;
 
-#define AC_VERSION "0.1.0"
+#include "allclear.h"
+
+#define AC_VERSION AC_LIB_VERSION
 
 int ac_cmd_version(int argc, char **argv);
 int ac_cmd_metrics(int argc, char **argv);
 int ac_cmd_synth(int argc, char **argv);
+int ac_cmd_train(int argc, char **argv);
+int ac_cmd_train_teacher(int argc, char **argv);
+int ac_cmd_eval(int argc, char **argv);
+int ac_cmd_sheet(int argc, char **argv);
+int ac_cmd_restore(int argc, char **argv);
+int ac_cmd_convert(int argc, char **argv);
+int ac_cmd_info(int argc, char **argv);
+
+// Shared by convert and info (cmd_convert.c).
+#include <stdbool.h>
+#include <stddef.h>
+#include "io/tensor_map.h"
+void ac_cli_format_count(size_t v, char *buf, size_t size);  // 28712861 -> "28,712,861"
+bool ac_cli_looks_like_net(const ac_tensor_map *m);          // has the network's tensors
 
 #endif

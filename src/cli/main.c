@@ -1,6 +1,8 @@
 // main.c: the `allclear` program: git-style subcommands dispatched from one table. Only the
 // CLI prints and exits; exit status 0 success, 1 failure while working, 2 bad usage or input.
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -9,6 +11,13 @@ static const ac_command commands[] = {
     {"version", "print the version", ac_cmd_version},
     {"metrics", "PSNR and SSIM of an image against its ground truth", ac_cmd_metrics},
     {"synth", "make degraded/clean training pairs (haze, rain, snow)", ac_cmd_synth},
+    {"restore", "remove rain, haze and snow from photos with a trained model", ac_cmd_restore},
+    {"convert", "convert a model file (PyTorch checkpoint) to safetensors", ac_cmd_convert},
+    {"info", "show a model file's architecture, parameter count and tensors", ac_cmd_info},
+    {"train-teacher", "train one teacher network on one weather type", ac_cmd_train_teacher},
+    {"train", "train the student from the teachers (two-stage knowledge learning)", ac_cmd_train},
+    {"eval", "PSNR and SSIM of a model per weather type on validation pairs", ac_cmd_eval},
+    {"sheet", "a contact sheet (grid) of images in one PNG", ac_cmd_sheet},
 };
 
 static void usage(FILE *f) {
@@ -22,7 +31,19 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'allclear <command> --help' for a command's options.\n");
 }
 
+// OpenMP threads that spin while waiting steal the cores from each other and from anything
+// else running: on a busy 2-core machine a training step measured 6x slower. libgomp reads
+// its wait policy once, when it loads, so when the user has not chosen one we set the passive
+// policy and start the program again (same process, same arguments).
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);
+    // If the exec fails we simply carry on with the default policy.
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -113,8 +113,22 @@ ac_status ac_meta_read(const char *path, ac_meta **out) {
     size_t size;
     ac_status st = ac_file_read_all(path, MAX_META_BYTES, &buf, &size);
     if (st) return st;
-    cJSON *root = cJSON_ParseWithLength((const char *)buf, size);
+    st = ac_meta_parse_mem(buf, size, path, out);
     free(buf);
+    return st;
+}
+
+ac_status ac_meta_parse_mem(const unsigned char *buf, size_t size, const char *path, ac_meta **out) {
+    *out = NULL;
+    ac_status st = AC_OK;
+    if (size > MAX_META_BYTES) return ac_fail(AC_ERR_FORMAT, "%s: file is larger than %u bytes", path, MAX_META_BYTES);
+    const char *end = NULL, *text = (const char *)buf;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, size, &end, false);
+    while (root && end < text + size && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (root && end != text + size) {  // trailing text after the list
+        cJSON_Delete(root);
+        root = NULL;
+    }
     if (!root) return ac_fail(AC_ERR_FORMAT, "%s: invalid JSON (expected [[\"clean\", \"degraded\"], ...])", path);
     if (!cJSON_IsArray(root)) {
         cJSON_Delete(root);

@@ -26,6 +26,9 @@ typedef struct ac_meta {
 
 // Reads and checks one meta file (an empty list is an error).
 ac_status ac_meta_read(const char *path, ac_meta **out);
+// The same on the file's text held in memory (buf[0..size), not NUL-terminated); `path` names
+// the meta file (its folder and stem are used as by ac_meta_read; it is not opened).
+ac_status ac_meta_parse_mem(const unsigned char *buf, size_t size, const char *path, ac_meta **out);
 void ac_meta_free(ac_meta *m);
 
 // Writes a meta file atomically (paths written as given).

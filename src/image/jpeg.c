@@ -12,8 +12,13 @@
 
 #include "image/image_internal.h"
 
+// Progressive JPEGs of a dozen scans are normal; thousands of tiny scans make libjpeg redo
+// the whole image for each (a known way to make a small file take minutes).
+#define MAX_SCANS 500
+
 typedef struct jpg_rd {
     struct jpeg_error_mgr err;  // first member: libjpeg hands us a pointer to it
+    struct jpeg_progress_mgr progress;
     jmp_buf jb;
     struct jpeg_decompress_struct cinfo;
     bool created;
@@ -39,12 +44,22 @@ static void on_message(j_common_ptr cinfo, int level) {
     // other warnings (recoverable corrupt-data notices) are tolerated, like most viewers do
 }
 
+static void on_progress(j_common_ptr cinfo) {
+    jpg_rd *c = (jpg_rd *)cinfo->err;
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) {
+        snprintf(c->msg, sizeof c->msg, "more than %d scans", MAX_SCANS);
+        longjmp(c->jb, 1);
+    }
+}
+
 static int rd_run(jpg_rd *c, const unsigned char *buf, size_t size, const char *name,
                   bool want_pixels, ac_image_info *info) {
     if (setjmp(c->jb)) return 1;
     struct jpeg_decompress_struct *ci = &c->cinfo;
     jpeg_create_decompress(ci);
     c->created = true;
+    c->progress.progress_monitor = on_progress;
+    ci->progress = &c->progress;
     jpeg_mem_src(ci, buf, (unsigned long)size);
     jpeg_read_header(ci, TRUE);
     if (info) {

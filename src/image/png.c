@@ -70,6 +70,16 @@ static int rd_run(png_rd *c, const char *name, bool want_pixels, ac_image_info *
     if (!want_pixels) return 0;
     ac_status st = ac_image_check_size(name, w, h);
     if (st) return 100 + (int)st;
+    // The samples come from one zlib stream inside the file, and deflate expands at most
+    // 1032:1 (258 bytes from 2 bits): a file too small to hold its pixels is rejected before
+    // their memory is allocated (a 100-byte file could otherwise claim a gigabyte).
+    uint64_t px_bits = (uint64_t)depth * (color == PNG_COLOR_TYPE_PALETTE ? 1u : png_get_channels(c->png, c->info));
+    uint64_t max_px = ((uint64_t)AC_MIN(c->size, (size_t)1 << 40) * 1032u + 65536u) * 8u / AC_MAX(px_bits, 1u);
+    if ((uint64_t)w * h > max_px) {
+        snprintf(c->msg, sizeof c->msg, "%ux%u pixels cannot come from %zu bytes (truncated?)", (unsigned)w,
+                 (unsigned)h, c->size);
+        return 1;
+    }
 
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(c->png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(c->png);

@@ -11,6 +11,11 @@
 
 #define MAX_TEXT_LINE 65536   // protocol-0 text lines (numbers, names, reprs)
 #define MAX_INT_DIGITS 128    // decimal text ints (protocol 0); keeps parsing linear
+// Bytes the values of one run may hold per byte of pickle, plus a fixed allowance: a real
+// pickle needs a few bytes per input byte (strings, 8 or 16 per container item); only copying
+// the same container again and again (dict(pairs) or set(list) by REDUCE) goes beyond.
+#define BYTES_PER_INPUT_BYTE 64
+#define BYTES_ALLOWANCE ((size_t)64 << 20)
 
 static ac_status truncated(ac_pickle *vm) { return ac_pk_err(vm, AC_ERR_FORMAT, "data truncated"); }
 
@@ -30,6 +35,9 @@ static bool push(ac_pickle *vm, ac_pk_value *v) {
     vm->stack[vm->sp++] = v;
     return true;
 }
+
+// The stack entries from index k on (NULL, never NULL + 0, when nothing was ever pushed).
+static ac_pk_value **stack_from(ac_pickle *vm, size_t k) { return vm->stack ? vm->stack + k : NULL; }
 
 static size_t fence(const ac_pickle *vm) { return vm->n_marks ? vm->marks[vm->n_marks - 1] : 0; }
 
@@ -360,14 +368,14 @@ static bool op_put(ac_pickle *vm, uint64_t key) {
 static bool op_collect(ac_pickle *vm, ac_pk_kind kind) {
     size_t k;
     if (!pop_mark(vm, &k)) return false;
-    ac_pk_value *v = ac_pk_new_seq(vm, kind, vm->stack + k, vm->sp - k);
+    ac_pk_value *v = ac_pk_new_seq(vm, kind, stack_from(vm, k), vm->sp - k);
     vm->sp = k;
     return push(vm, v);
 }
 
 static bool op_tuple_n(ac_pickle *vm, size_t n) {
     if (vm->sp - fence(vm) < n) return ac_pk_err(vm, AC_ERR_FORMAT, "stack underflow"), false;
-    ac_pk_value *v = ac_pk_new_seq(vm, AC_PK_TUPLE, vm->stack + vm->sp - n, n);
+    ac_pk_value *v = ac_pk_new_seq(vm, AC_PK_TUPLE, stack_from(vm, vm->sp - n), n);
     vm->sp -= n;
     return push(vm, v);
 }
@@ -420,7 +428,7 @@ static bool op_global_text(ac_pickle *vm, bool inst) {
     if (!inst) return push(vm, g);
     size_t k;  // INST: the arguments follow the mark
     if (!pop_mark(vm, &k)) return false;
-    ac_pk_value *args = ac_pk_new_seq(vm, AC_PK_TUPLE, vm->stack + k, vm->sp - k);
+    ac_pk_value *args = ac_pk_new_seq(vm, AC_PK_TUPLE, stack_from(vm, k), vm->sp - k);
     vm->sp = k;
     return args && push(vm, ac_pk_apply(vm, g, args, false, 0));
 }
@@ -430,7 +438,7 @@ static bool op_obj(ac_pickle *vm) {
     if (!pop_mark(vm, &k)) return false;
     if (vm->sp == k) return ac_pk_err(vm, AC_ERR_FORMAT, "OBJ without a class"), false;
     ac_pk_value *cls = vm->stack[k];
-    ac_pk_value *args = ac_pk_new_seq(vm, AC_PK_TUPLE, vm->stack + k + 1, vm->sp - k - 1);
+    ac_pk_value *args = ac_pk_new_seq(vm, AC_PK_TUPLE, stack_from(vm, k + 1), vm->sp - k - 1);
     vm->sp = k;
     return args && push(vm, ac_pk_apply(vm, cls, args, false, 0));
 }
@@ -590,6 +598,11 @@ ac_status ac_pickle_run(ac_pickle *vm, const unsigned char *buf, size_t len, siz
     vm->persload = persload;
     vm->ctx = ctx;
     vm->err = AC_OK;
+    size_t budget;
+    if (len > (SIZE_MAX - BYTES_ALLOWANCE) / BYTES_PER_INPUT_BYTE ||
+        !ac_add_size(vm->n_bytes, len * BYTES_PER_INPUT_BYTE + BYTES_ALLOWANCE, &budget))
+        budget = SIZE_MAX;
+    vm->max_bytes_now = budget;
     for (;;) {
         vm->op_pos = vm->pos;
         if (vm->pos >= vm->len) {

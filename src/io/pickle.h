@@ -90,7 +90,8 @@ struct ac_pk_value {
 
 typedef struct ac_pickle_limits {
     size_t max_objects;  // values created and memo entries over the machine's life
-    size_t max_bytes;    // bytes held by strings and container arrays
+    size_t max_bytes;    // bytes held by strings and container arrays (a run also stops when
+                         // it would add more than 64 bytes per pickle byte plus 64 MiB)
     int max_depth;       // container nesting
     size_t max_stack;    // value stack and mark stack entries
 } ac_pickle_limits;

@@ -14,6 +14,7 @@ struct ac_pickle {
     ac_pickle_limits lim;
     ac_pk_value *allocs;
     size_t n_objects, n_bytes;
+    size_t max_bytes_now;  // the byte limit of the current run (see ac_pickle_run)
     ac_pk_value v_none, v_true, v_false;
     // State of the current run.
     ac_pk_value **stack;

@@ -48,8 +48,9 @@ ac_pk_value *ac_pk_new_value(ac_pickle *vm, ac_pk_kind kind) {
 
 // Accounts `bytes` more against max_bytes.
 static bool charge(ac_pickle *vm, size_t bytes) {
-    if (bytes > vm->lim.max_bytes || vm->n_bytes > vm->lim.max_bytes - bytes) {
-        ac_pk_err(vm, AC_ERR_NOMEM, "objects hold more than %zu bytes", vm->lim.max_bytes);
+    size_t max = AC_MIN(vm->lim.max_bytes, vm->max_bytes_now);
+    if (bytes > max || vm->n_bytes > max - bytes) {
+        ac_pk_err(vm, AC_ERR_NOMEM, "objects hold more than %zu bytes", max);
         return false;
     }
     vm->n_bytes += bytes;
@@ -97,6 +98,7 @@ static void free_value(ac_pk_value *v) {
 ac_pickle *ac_pickle_new(void) {
     ac_pickle *vm = ac_xcalloc(1, sizeof *vm);
     vm->lim = (ac_pickle_limits){DEF_MAX_OBJECTS, DEF_MAX_BYTES, DEF_MAX_DEPTH, DEF_MAX_STACK};
+    vm->max_bytes_now = SIZE_MAX;
     vm->v_none.kind = AC_PK_NONE;
     vm->v_true.kind = vm->v_false.kind = AC_PK_BOOL;
     vm->v_true.u.b = true;

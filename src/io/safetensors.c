@@ -12,6 +12,7 @@
 
 #define AC_ST_MAX_HEADER (100u << 20)  // 100 MiB of JSON is far beyond any model
 #define AC_ST_MAX_TENSORS 1000000
+#define AC_ST_MAX_META 4096             // __metadata__ entries (a handful in practice)
 
 typedef struct st_entry {
     const char *name;
@@ -34,6 +35,20 @@ static int cmp_begin(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
 }
 
+static int cmp_name(const void *a, const void *b) {
+    const st_entry *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+// A JSON number that is a whole number in [0, max].
+static bool whole_number(const cJSON *v, double max, double *out) {
+    if (!cJSON_IsNumber(v)) return false;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= max) || d != (double)(uint64_t)d) return false;
+    *out = d;
+    return true;
+}
+
 static ac_status parse_entry(const cJSON *item, st_entry *e) {
     const char *name = item->string;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
@@ -53,18 +68,18 @@ static ac_status parse_entry(const cJSON *item, st_entry *e) {
         return ac_fail(AC_ERR_UNSUPPORTED, "tensor '%s' has %d dimensions (at most %d)", name,
                        e->ndim, AC_MAX_DIMS);
     size_t numel = 1;
-    for (int i = 0; i < e->ndim; i++) {
-        const cJSON *d = cJSON_GetArrayItem(shape, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 2147483647.0 ||
-            d->valuedouble != (double)(int)d->valuedouble)
+    int i = 0;
+    for (const cJSON *d = shape->child; d; d = d->next, i++) {
+        double v;
+        if (!whole_number(d, 2147483647.0, &v))
             return ac_fail(AC_ERR_FORMAT, "tensor '%s' has an invalid shape", name);
-        e->shape[i] = (int)d->valuedouble;
+        e->shape[i] = (int)v;
         if (!ac_mul_size(numel, (size_t)e->shape[i], &numel))
             return ac_fail(AC_ERR_FORMAT, "tensor '%s' is too large", name);
     }
-    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, en = cJSON_GetArrayItem(offs, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) ||
-        b < 0 || en < b || en > 9.0e15)
+    // Offsets are exact integers in a double below 2^53 (9.0e15).
+    double b, en;
+    if (!whole_number(offs->child, 9.0e15, &b) || !whole_number(offs->child->next, 9.0e15, &en) || en < b)
         return ac_fail(AC_ERR_FORMAT, "tensor '%s' has invalid data_offsets", name);
     e->begin = (uint64_t)b;
     e->end = (uint64_t)en;
@@ -101,8 +116,11 @@ ac_status ac_safetensors_read_mem(const unsigned char *buf, size_t size, ac_tens
     if (hlen > AC_ST_MAX_HEADER || hlen > size - 8)
         return ac_fail(AC_ERR_FORMAT, "header length %llu exceeds the file",
                        (unsigned long long)hlen);
-    cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
-    if (!root || !cJSON_IsObject(root)) {
+    // Only spaces (the writers' padding) or other JSON whitespace may follow the object.
+    const char *end = NULL, *text = (const char *)buf + 8;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
+    while (root && end < text + hlen && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (!root || !cJSON_IsObject(root) || end != text + hlen) {
         cJSON_Delete(root);
         return ac_fail(AC_ERR_FORMAT, "header is not a valid JSON object");
     }
@@ -124,16 +142,20 @@ ac_status ac_safetensors_read_mem(const unsigned char *buf, size_t size, ac_tens
             meta = item;
             continue;
         }
-        for (int i = 0; i < count && st == AC_OK; i++)
-            if (!strcmp(entries[i].name, item->string))
-                st = ac_fail(AC_ERR_FORMAT, "duplicate tensor name '%s'", item->string);
-        if (st == AC_OK) st = parse_entry(item, &entries[count]);
+        st = parse_entry(item, &entries[count]);
         if (st == AC_OK) count++;
     }
+    if (st == AC_OK && meta && cJSON_GetArraySize(meta) > AC_ST_MAX_META)
+        st = ac_fail(AC_ERR_FORMAT, "__metadata__ holds more than %d entries", AC_ST_MAX_META);
     if (st == AC_OK) {
-        // Offsets must tile the data buffer exactly: sorted, contiguous, no overlap, no gap.
+        // Names must be unique; offsets must tile the data buffer exactly: sorted, contiguous,
+        // no overlap, no gap.
         st_entry *sorted = ac_xmalloc(((size_t)count + 1) * sizeof *sorted);
         memcpy(sorted, entries, (size_t)count * sizeof *sorted);
+        qsort(sorted, (size_t)count, sizeof *sorted, cmp_name);
+        for (int i = 1; i < count && st == AC_OK; i++)
+            if (!strcmp(sorted[i - 1].name, sorted[i].name))
+                st = ac_fail(AC_ERR_FORMAT, "duplicate tensor name '%s'", sorted[i].name);
         qsort(sorted, (size_t)count, sizeof *sorted, cmp_begin);
         uint64_t pos = 0;
         for (int i = 0; i < count && st == AC_OK; i++) {
@@ -154,7 +176,7 @@ ac_status ac_safetensors_read_mem(const unsigned char *buf, size_t size, ac_tens
             ac_tensor *t = ac_tensor_try_new(entries[i].ndim, entries[i].shape);
             if (!t) { st = AC_ERR_NOMEM; break; }
             convert(&entries[i], data + entries[i].begin, t->data, ac_numel(t));
-            ac_tensor_map_put(m, entries[i].name, t);
+            ac_tensor_map_append(m, entries[i].name, t);  // names checked unique above
         }
         for (const cJSON *kv = meta ? meta->child : NULL; kv && st == AC_OK; kv = kv->next) {
             if (!cJSON_IsString(kv))

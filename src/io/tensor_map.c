@@ -1,6 +1,7 @@
 // tensor_map.c: ordered named tensors and metadata (see tensor_map.h).
 #include "io/tensor_map.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@ void ac_tensor_map_put(ac_tensor_map *m, const char *name, ac_tensor *t) {
         m->items[i].tensor = t;
         return;
     }
+    ac_tensor_map_append(m, name, t);
+}
+
+void ac_tensor_map_append(ac_tensor_map *m, const char *name, ac_tensor *t) {
+    AC_ASSERT(m->count < INT_MAX / 2);
     if (m->count == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 32;
         m->items = ac_xrealloc(m->items, (size_t)m->cap * sizeof *m->items);

@@ -26,6 +26,9 @@ ac_tensor_map *ac_tensor_map_new(void);
 void ac_tensor_map_free(ac_tensor_map *m);
 // Adds (or replaces) `name`; the map takes ownership of t.
 void ac_tensor_map_put(ac_tensor_map *m, const char *name, ac_tensor *t);
+// Appends `name` without looking for an earlier entry (put's look-up is linear in the map's
+// size): for readers that have already made sure that the names are unique.
+void ac_tensor_map_append(ac_tensor_map *m, const char *name, ac_tensor *t);
 ac_tensor *ac_tensor_map_get(const ac_tensor_map *m, const char *name);
 // Removes `name` from the map and hands the tensor to the caller (NULL when absent).
 ac_tensor *ac_tensor_map_take(ac_tensor_map *m, const char *name);

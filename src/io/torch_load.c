@@ -24,6 +24,12 @@
 #define MAX_TENSORS 65536                         // tensors in one state dict
 #define MAX_KEY_LEN 1024                          // storage keys are short numbers
 #define MAX_OUTPUT_BYTES ((size_t)1 << 36)        // 64 GiB of float32 in one load
+// A load may produce at most this many bytes of float32 per byte of file, plus the slack
+// below: conversion from 8-bit types and shared storages stay far below it, while a tiny file
+// cannot expand a one-element storage through stride-0 views into gigabytes.
+#define MAX_EXPANSION 16
+#define EXPANSION_SLACK ((size_t)64 << 20)
+#define DEFLATE_MAX_RATIO 1032                   // zlib's limit: 258 bytes from 2 bits
 
 static const unsigned char legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 
@@ -38,7 +44,10 @@ typedef struct srec {
 } srec;
 
 typedef struct loader {
-    const char *path;
+    const char *path;          // the file, or NULL when reading from memory
+    const unsigned char *mem;  // the whole checkpoint when reading from memory
+    size_t mem_len;
+    uint64_t archive_size;     // zip: bytes in the archive (a bound for stored entries)
     zip_t *za;
     char *prefix;              // zip: "<dir>/" (or "")
     unsigned char *file;       // legacy: the whole file (mapped or read)
@@ -104,7 +113,7 @@ static void loader_free(loader *L) {
     free(L->index);
     free(L->prefix);
     if (L->za) zip_discard(L->za);
-    if (L->file) {
+    if (L->file && !L->mem) {
         if (L->mapped) munmap(L->file, L->file_len);
         else free(L->file);
     }
@@ -197,14 +206,19 @@ static ac_status zip_read_entry(loader *L, zip_int64_t idx, const char *name, zi
 }
 
 static ac_status zip_stat_checked(loader *L, zip_int64_t idx, const char *name, zip_stat_t *st) {
-    struct stat fs;
     if (zip_stat_index(L->za, (zip_uint64_t)idx, 0, st) != 0 || !(st->valid & ZIP_STAT_SIZE))
         return zip_error_status(name, zip_get_error(L->za));
     // A stored entry cannot be larger than the archive (guards against absurd sizes).
     if ((st->valid & ZIP_STAT_COMP_METHOD) && st->comp_method == ZIP_CM_STORE &&
-        stat(L->path, &fs) == 0 && st->size > (zip_uint64_t)fs.st_size)
+        st->size > L->archive_size)
         return ac_fail(AC_ERR_FORMAT, "entry '%s' claims %llu bytes, more than the file holds", name,
                        (unsigned long long)st->size);
+    // Nor can a deflated one be larger than deflate can expand its compressed bytes.
+    if ((st->valid & ZIP_STAT_COMP_METHOD) && (st->valid & ZIP_STAT_COMP_SIZE) &&
+        st->comp_method == ZIP_CM_DEFLATE && st->comp_size < UINT64_MAX / DEFLATE_MAX_RATIO &&
+        st->size > st->comp_size * DEFLATE_MAX_RATIO + 1024)
+        return ac_fail(AC_ERR_FORMAT, "entry '%s' claims %llu bytes from %llu compressed bytes, more than deflate allows",
+                       name, (unsigned long long)st->size, (unsigned long long)st->comp_size);
     return AC_OK;
 }
 
@@ -228,7 +242,19 @@ static ac_status check_byteorder(loader *L) {
 
 static ac_status open_zip(loader *L) {
     int err = 0;
-    L->za = zip_open(L->path, ZIP_RDONLY, &err);
+    if (L->mem) {
+        zip_error_t ze;
+        zip_error_init(&ze);
+        zip_source_t *src = zip_source_buffer_create(L->mem, L->mem_len, 0, &ze);
+        if (src && !(L->za = zip_open_from_source(src, ZIP_RDONLY, &ze))) zip_source_free(src);
+        err = zip_error_code_zip(&ze);
+        zip_error_fini(&ze);
+        L->archive_size = L->mem_len;
+    } else {
+        struct stat fs;
+        L->za = zip_open(L->path, ZIP_RDONLY, &err);
+        L->archive_size = stat(L->path, &fs) == 0 ? (uint64_t)fs.st_size : UINT64_MAX;
+    }
     if (!L->za) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, err);
@@ -336,7 +362,14 @@ static ac_status read_file(loader *L) {
 }
 
 static ac_status open_legacy(loader *L) {
-    ac_status s = read_file(L);
+    ac_status s = AC_OK;
+    if (L->mem) {  // borrowed, never freed or unmapped
+        L->file = (unsigned char *)L->mem;
+        L->file_len = L->mem_len;
+        if (!L->file_len) s = ac_fail(AC_ERR_FORMAT, "file is empty");
+    } else {
+        s = read_file(L);
+    }
     if (s != AC_OK) return s;
     size_t pos = 0, used;
     ac_pk_value *v;
@@ -401,15 +434,23 @@ static ac_status open_legacy(loader *L) {
 // ---------------------------------------------------------------------------------------
 // Opening and choosing the state dict
 
-static ac_status open_checkpoint(loader *L, const char *path) {
+// path != NULL: the file; otherwise the checkpoint is mem[0..len).
+static ac_status open_checkpoint(loader *L, const char *path, const unsigned char *mem, size_t len) {
     memset(L, 0, sizeof *L);
     L->path = path;
+    L->mem = path ? NULL : mem;
+    L->mem_len = path ? 0 : len;
     L->vm = ac_pickle_new();
-    FILE *f = fopen(path, "rb");
-    if (!f) return ac_fail(AC_ERR_IO, "cannot open: %s", strerror(errno));
     unsigned char head[4] = {0};
-    size_t n = fread(head, 1, 4, f);
-    fclose(f);
+    size_t n = AC_MIN(len, (size_t)4);
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return ac_fail(AC_ERR_IO, "cannot open: %s", strerror(errno));
+        n = fread(head, 1, 4, f);
+        fclose(f);
+    } else if (n) {
+        memcpy(head, mem, n);
+    }
     if (n == 4 && head[0] == 'P' && head[1] == 'K' && ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6)))
         return open_zip(L);
     ac_status s = open_legacy(L);
@@ -527,6 +568,15 @@ static bool is_contiguous(int nd, const int64_t *size, const int64_t *stride) {
     return true;
 }
 
+// The checkpoint's size in bytes.
+static uint64_t input_size(const loader *L) { return L->za ? L->archive_size : (uint64_t)L->file_len; }
+
+static size_t max_output(const loader *L) {
+    uint64_t n = input_size(L);
+    if (n > (MAX_OUTPUT_BYTES - EXPANSION_SLACK) / MAX_EXPANSION) return MAX_OUTPUT_BYTES;
+    return (size_t)n * MAX_EXPANSION + EXPANSION_SLACK;
+}
+
 static ac_status materialise(loader *L, const char *name, const ac_pk_value *tv, ac_tensor **out) {
     const ac_pk_value *sv = tv->u.tensor.storage;
     ac_pk_dtype dt = sv->u.storage.dtype;
@@ -572,6 +622,10 @@ static ac_status materialise(loader *L, const char *name, const ac_pk_value *tv,
     size_t bytes;
     if (numel > SIZE_MAX / 4 || !ac_add_size(L->out_bytes, (size_t)numel * 4, &bytes) || bytes > MAX_OUTPUT_BYTES)
         return ac_fail(AC_ERR_NOMEM, "the state dict needs more than %zu bytes of float32", MAX_OUTPUT_BYTES);
+    if (bytes > max_output(L))
+        return ac_fail(AC_ERR_FORMAT, "tensor '%s' takes the state dict to %zu bytes of float32, more than %d times "
+                       "the %llu bytes of the file (plus %zu MiB): views repeat storage elements too often",
+                       name, bytes, MAX_EXPANSION, (unsigned long long)input_size(L), EXPANSION_SLACK >> 20);
     L->out_bytes = bytes;
     ac_tensor *t = ac_tensor_try_new(nd, shape);
     if (!t) {
@@ -633,7 +687,7 @@ static ac_status collect(loader *L, const ac_pk_value *dict, ac_tensor_map **out
         ac_tensor *t = NULL;
         s = materialise(L, picks[i].name, picks[i].tensor, &t);
         if (s != AC_OK) break;
-        ac_tensor_map_put(m, picks[i].name, t);
+        ac_tensor_map_append(m, picks[i].name, t);  // names are unique (deduplicated above)
         srec *r = find_rec(L, picks[i].tensor->u.tensor.storage->u.storage.key);
         if (--r->refs == 0 && r->owned) {  // free storages read from the zip after last use
             free(r->owned);
@@ -651,24 +705,34 @@ static ac_status collect(loader *L, const ac_pk_value *dict, ac_tensor_map **out
     return AC_OK;
 }
 
-ac_status ac_torch_load(const char *path, const char *entry, ac_tensor_map **out) {
+static ac_status load(const char *path, const unsigned char *mem, size_t len, const char *name,
+                      const char *entry, ac_tensor_map **out) {
     *out = NULL;
     loader L;
-    ac_status s = open_checkpoint(&L, path);
+    ac_status s = open_checkpoint(&L, path, mem, len);
     const ac_pk_value *dict = NULL;
     if (s == AC_OK) s = select_dict(&L, entry, &dict);
     if (s == AC_OK) s = collect(&L, dict, out);
-    if (s != AC_OK) ac_error_prefix("%s", path);
+    if (s != AC_OK) ac_error_prefix("%s", name);
     loader_free(&L);
     return s;
 }
 
-ac_status ac_torch_describe(const char *path, char **out) {
+ac_status ac_torch_load(const char *path, const char *entry, ac_tensor_map **out) {
+    return load(path, NULL, 0, path, entry, out);
+}
+
+ac_status ac_torch_load_mem(const unsigned char *buf, size_t size, const char *name, const char *entry,
+                            ac_tensor_map **out) {
+    return load(NULL, buf, size, name, entry, out);
+}
+
+static ac_status describe(const char *path, const unsigned char *mem, size_t len, const char *name, char **out) {
     *out = NULL;
     loader L;
-    ac_status s = open_checkpoint(&L, path);
+    ac_status s = open_checkpoint(&L, path, mem, len);
     if (s != AC_OK) {
-        ac_error_prefix("%s", path);
+        ac_error_prefix("%s", name);
         loader_free(&L);
         return s;
     }
@@ -692,4 +756,10 @@ ac_status ac_torch_describe(const char *path, char **out) {
     *out = text;
     loader_free(&L);
     return AC_OK;
+}
+
+ac_status ac_torch_describe(const char *path, char **out) { return describe(path, NULL, 0, path, out); }
+
+ac_status ac_torch_describe_mem(const unsigned char *buf, size_t size, const char *name, char **out) {
+    return describe(NULL, buf, size, name, out);
 }

@@ -22,4 +22,10 @@ ac_status ac_torch_load(const char *path, const char *entry, ac_tensor_map **out
 // e.g. "state_dict: dict (142 items, 142 tensors)"). *out is malloc'ed; free() it.
 ac_status ac_torch_describe(const char *path, char **out);
 
+// The same on a whole checkpoint file held in memory (buf[0..size), borrowed, not modified);
+// `name` stands for the file in error messages.
+ac_status ac_torch_load_mem(const unsigned char *buf, size_t size, const char *name, const char *entry,
+                            ac_tensor_map **out);
+ac_status ac_torch_describe_mem(const unsigned char *buf, size_t size, const char *name, char **out);
+
 #endif

@@ -71,6 +71,7 @@ void ac_adam_step(ac_adam *o) {
         ac_adam_param *p = &o->params[i];
         float *w = p->param->data;
         const float *g = p->param->grad;
+        if (!g) continue;  // frozen for now (e.g. the CKT modules during knowledge examination)
         float *m = p->m, *v = p->v;
         const float step_size = (float)(o->group_lr[p->group] / bc1);
         size_t n = ac_numel(p->param);

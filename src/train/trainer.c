@@ -1,0 +1,574 @@
+// trainer.c: setup checks, the epoch loop, validation and checkpoints of a training run
+// (trainer.h). The per-step losses are in kd.c, the files in checkpoint.c and logger.c.
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/common.h"
+#include "data/sampler.h"
+#include "image/image.h"
+#include "train/checkpoint.h"
+#include "train/eval.h"
+#include "train/kd.h"
+#include "train/model_load.h"
+
+struct ac_trainer {
+    ac_train_opts o;
+    ac_train_events ev;
+    ac_meta_set *train, *valid;
+    ac_sampler *sampler;
+    ac_net *net;  // the network trained: the student, or the teacher
+    ac_net **teachers;
+    int n_teachers;
+    ac_ckt *ckt;
+    ac_vgg19 *vgg;
+    ac_adam *adam;
+    ac_graph *g;
+    ac_train_state state;
+    ac_train_log *log;
+    ac_tensor_map *settings;  // metadata only: the run's settings, stored in the state file
+    char *latest;
+    double base_lr;
+    int kc_epochs;
+    int64_t global_step;
+};
+
+ac_train_opts ac_train_defaults(void) {
+    return (ac_train_opts){
+        .kind = AC_TRAIN_STUDENT,
+        .width = AC_NET_DEFAULT_WIDTH,
+        .res_blocks = AC_NET_DEFAULT_RES_BLOCKS,
+        .epochs = 250,
+        .kc_epochs = -1,
+        .batch_size = 32,
+        .crop = 224,
+        .lr = 2e-4,
+        .lr_min = 1e-6,
+        .warmup_epochs = 3,
+        .val_freq = 2,
+        .top_k = 3,
+        .seed = 19870522,
+        .contrastive = true,
+        .valid_mode = AC_VALID_RESIZE,
+        .data_threads = 2,
+        .log_every = 10,
+    };
+}
+
+static void note(ac_trainer *tr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(ac_trainer *tr, const char *fmt, ...) {
+    if (!tr->ev.note) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    tr->ev.note(tr->ev.ctx, buf);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+char *ac_trainer_latest_path(const char *save_dir) { return ac_path_join(save_dir, "latest.safetensors"); }
+int ac_trainer_first_epoch(const ac_trainer *tr) { return tr->state.epoch + 1; }
+int ac_trainer_steps_per_epoch(const ac_trainer *tr) { return ac_sampler_batches_per_epoch(tr->sampler); }
+double ac_trainer_base_lr(const ac_trainer *tr) { return tr->base_lr; }
+
+// ---- setup checks ----
+
+static ac_status check_options(const ac_train_opts *o) {
+    ac_net_config cfg = {o->width, o->res_blocks};
+    ac_status st = ac_net_config_check(&cfg);
+    if (st) return st;
+    if (o->epochs < 1) return ac_fail(AC_ERR_ARG, "--epochs must be at least 1 (got %d)", o->epochs);
+    if (o->warmup_epochs < 0 || o->warmup_epochs >= o->epochs)
+        return ac_fail(AC_ERR_ARG, "--warmup-epochs (%d) must be smaller than --epochs (%d)", o->warmup_epochs,
+                       o->epochs);
+    if (o->crop < AC_NET_MIN_SIDE || o->crop % 16)
+        return ac_fail(AC_ERR_ARG, "--crop must be a multiple of 16 and at least %d (the network halves the size 4 "
+                       "times), got %d", AC_NET_MIN_SIDE, o->crop);
+    if (o->batch_size < 1) return ac_fail(AC_ERR_ARG, "--batch-size must be at least 1");
+    if (!(o->lr > 0) || !(o->lr_min >= 0)) return ac_fail(AC_ERR_ARG, "--lr must be positive and --lr-min not negative");
+    if (o->val_freq < 1) return ac_fail(AC_ERR_ARG, "--val-freq must be at least 1");
+    if (o->top_k < 0) return ac_fail(AC_ERR_ARG, "--top-k must not be negative");
+    if (o->kind == AC_TRAIN_TEACHER && o->n_teachers)
+        return ac_fail(AC_ERR_ARG, "a teacher is trained without teachers");
+    if (o->kind == AC_TRAIN_STUDENT && o->n_teachers < 1)
+        return ac_fail(AC_ERR_ARG, "no teachers given (--teachers T0 T1 ..., one per weather type)");
+    if (o->kind == AC_TRAIN_STUDENT && o->kc_epochs > o->epochs)
+        return ac_fail(AC_ERR_ARG, "--kc-epochs (%d) is more than --epochs (%d)", o->kc_epochs, o->epochs);
+    if (!o->train || !o->valid || !o->save_dir)
+        return ac_fail(AC_ERR_ARG, "--train, --valid and --save-dir are required");
+    return AC_OK;
+}
+
+// Every pair's two images exist, decode (header), have the same size and, when `min_side`,
+// are at least that large.
+static ac_status probe_set(const ac_meta_set *set, int min_side) {
+    for (int t = 0; t < set->count; t++) {
+        const ac_meta *m = set->sources[t];
+        for (size_t i = 0; i < m->count; i++) {
+            ac_image_info a, b;
+            ac_status st = ac_image_probe(m->pairs[i].gt, &a);
+            if (!st) st = ac_image_probe(m->pairs[i].input, &b);
+            if (st) return st;
+            if (a.width != b.width || a.height != b.height)
+                return ac_fail(AC_ERR_SHAPE, "%s: pair %zu: the images differ in size (%s is %dx%d, %s is %dx%d)",
+                               m->path, i, m->pairs[i].gt, a.width, a.height, m->pairs[i].input, b.width, b.height);
+            if (a.width < min_side || a.height < min_side)
+                return ac_fail(AC_ERR_SHAPE, "%s: pair %zu: %s is %dx%d, smaller than %dx%d", m->path, i,
+                               m->pairs[i].gt, a.width, a.height, min_side, min_side);
+        }
+    }
+    return AC_OK;
+}
+
+static ac_status open_vgg(ac_trainer *tr) {
+    const ac_train_opts *o = &tr->o;
+    if (o->vgg && !strcmp(o->vgg, AC_VGG_RANDOM)) {
+        tr->vgg = ac_vgg_random(o->seed);
+        note(tr, "VGG19: seeded RANDOM weights (--vgg random): the contrastive terms do not use ImageNet features");
+        return AC_OK;
+    }
+    char *path = o->vgg ? ac_xstrdup(o->vgg) : ac_vgg_default_path();
+    if (!ac_path_exists(path)) {
+        ac_status st = o->vgg ? ac_fail(AC_ERR_IO, "%s: VGG19 weights not found", path)
+                              : ac_fail(AC_ERR_IO,
+                                        "VGG19 weights not found: put torchvision's vgg19-dcbb9e9d.pth at %s (or "
+                                        "set TORCH_HOME), or pass --vgg PATH, --vgg random or --no-contrastive",
+                                        path);
+        free(path);
+        return st;
+    }
+    ac_status st = ac_load_vgg_file(path, &tr->vgg);
+    if (!st) note(tr, "VGG19: %s", path);
+    free(path);
+    return st;
+}
+
+static ac_status open_teachers(ac_trainer *tr) {
+    const ac_train_opts *o = &tr->o;
+    tr->teachers = ac_xcalloc((size_t)o->n_teachers, sizeof *tr->teachers);
+    tr->n_teachers = o->n_teachers;
+    for (int t = 0; t < o->n_teachers; t++) {
+        ac_status st = ac_load_net_file(o->teachers[t], o->teacher_width, o->teacher_res_blocks, &tr->teachers[t]);
+        if (st) return st;
+        const ac_net_config *c = ac_net_config_of(tr->teachers[t]);
+        if (c->width != o->width)
+            return ac_fail(AC_ERR_SHAPE,
+                           "%s: teacher width %d differs from the student's --width %d (the CKT modules compare "
+                           "their features level by level)",
+                           o->teachers[t], c->width, o->width);
+        note(tr, "teacher %d (%s): %s, width %d, %d res blocks", t, tr->train->sources[t]->name, o->teachers[t],
+             c->width, c->res_blocks);
+    }
+    return AC_OK;
+}
+
+static void set_meta(ac_tensor_map *m, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_meta(ac_tensor_map *m, const char *key, const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ac_tensor_map_set_meta(m, key, buf);
+}
+
+static void record_settings(ac_trainer *tr) {
+    const ac_train_opts *o = &tr->o;
+    ac_tensor_map *m = tr->settings = ac_tensor_map_new();
+    set_meta(m, "n_teachers", "%d", o->n_teachers);
+    set_meta(m, "epochs", "%d", o->epochs);
+    set_meta(m, "kc_epochs", "%d", tr->kc_epochs);
+    set_meta(m, "batch_size", "%d", o->batch_size);
+    set_meta(m, "crop", "%d", o->crop);
+    set_meta(m, "lr", "%.12g", o->lr);
+    set_meta(m, "lr_min", "%.12g", o->lr_min);
+    set_meta(m, "warmup_epochs", "%d", o->warmup_epochs);
+    set_meta(m, "seed", "%llu", (unsigned long long)o->seed);
+    set_meta(m, "balanced", "%d", o->balanced);
+    set_meta(m, "contrastive", "%d", o->contrastive);
+    set_meta(m, "vgg", "%s", !o->contrastive ? "none" : o->vgg ? o->vgg : "default");
+    set_meta(m, "train", "%s", o->train);
+    set_meta(m, "valid", "%s", o->valid);
+}
+
+// Settings that change the course of training: a resumed run notes any difference.
+static void compare_settings(ac_trainer *tr, const ac_tensor_map *saved) {
+    static const char *const keys[] = {"epochs", "kc_epochs", "batch_size", "crop", "lr", "lr_min",
+                                       "warmup_epochs", "seed", "balanced", "contrastive", "vgg"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *now = ac_tensor_map_meta(tr->settings, keys[i]), *then = ac_tensor_map_meta(saved, keys[i]);
+        if (then && strcmp(now, then))
+            note(tr, "resuming with %s = %s (the saved run used %s): the result will differ from an uninterrupted run",
+                 keys[i], now, then);
+    }
+}
+
+// DIR/args.json: the settings of this invocation, for people reading the folder later.
+static ac_status write_args_json(ac_trainer *tr) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", tr->state.kind);
+    char v[32];
+    snprintf(v, sizeof v, "%d", tr->o.width);
+    cJSON_AddStringToObject(o, "width", v);
+    snprintf(v, sizeof v, "%d", tr->o.res_blocks);
+    cJSON_AddStringToObject(o, "res_blocks", v);
+    for (int i = 0; i < tr->settings->n_meta; i++)
+        cJSON_AddStringToObject(o, tr->settings->meta[i].key, tr->settings->meta[i].value);
+    cJSON *t = cJSON_AddArrayToObject(o, "teachers");
+    for (int i = 0; i < tr->o.n_teachers; i++) cJSON_AddItemToArray(t, cJSON_CreateString(tr->o.teachers[i]));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    char *path = ac_path_join(tr->o.save_dir, "args.json");
+    ac_status st = text ? ac_file_write_atomic(path, text, strlen(text)) : ac_fail(AC_ERR_NOMEM, "args.json");
+    free(path);
+    free(text);
+    return st;
+}
+
+static ac_status resume(ac_trainer *tr, ac_ckpt_part *parts, int n_parts) {
+    const ac_train_opts *o = &tr->o;
+    ac_tensor_map *m;
+    ac_status st = ac_train_state_read(tr->latest, &m);
+    if (st) return st;
+    const char *kind = ac_tensor_map_meta(m, "kind"), *w = ac_tensor_map_meta(m, "width"),
+               *r = ac_tensor_map_meta(m, "res_blocks"), *nt = ac_tensor_map_meta(m, "n_teachers");
+    char want_w[16], want_r[16], want_nt[16];
+    snprintf(want_w, sizeof want_w, "%d", o->width);
+    snprintf(want_r, sizeof want_r, "%d", o->res_blocks);
+    snprintf(want_nt, sizeof want_nt, "%d", o->n_teachers);
+    if (!kind || strcmp(kind, tr->state.kind))
+        st = ac_fail(AC_ERR_ARG, "%s: the state of a %s run cannot resume a %s run", tr->latest, kind ? kind : "unknown",
+                     tr->state.kind);
+    else if (!w || !r || strcmp(w, want_w) || strcmp(r, want_r))
+        st = ac_fail(AC_ERR_SHAPE, "%s: the saved network has width %s and %s res blocks, the options say %d and %d",
+                     tr->latest, w ? w : "?", r ? r : "?", o->width, o->res_blocks);
+    else if (!nt || strcmp(nt, want_nt))
+        st = ac_fail(AC_ERR_ARG, "%s: the saved run had %s teachers, %d are given", tr->latest, nt ? nt : "?",
+                     o->n_teachers);
+    if (!st) {
+        st = ac_train_state_restore(m, parts, n_parts, tr->adam, &tr->state);
+        if (st) ac_error_prefix("%s", tr->latest);
+    }
+    if (!st) {
+        compare_settings(tr, m);
+        note(tr, "resumed from %s after epoch %d (Adam step %lld)", tr->latest, tr->state.epoch,
+             (long long)tr->adam->step);
+    }
+    ac_tensor_map_free(m);
+    return st;
+}
+
+static void trainable_tensors(ac_params *p, ac_tensor ***list, int *n) {
+    *list = ac_xrealloc(*list, (size_t)(*n + p->count) * sizeof **list);
+    for (int i = 0; i < p->count; i++) (*list)[(*n)++] = p->items[i].tensor;
+}
+
+ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, ac_trainer **out) {
+    *out = NULL;
+    ac_status st = check_options(opts);
+    if (st) return st;
+    ac_trainer *tr = ac_xcalloc(1, sizeof *tr);
+    tr->o = *opts;
+    if (ev) tr->ev = *ev;
+    const ac_train_opts *o = &tr->o;
+    const bool student = o->kind == AC_TRAIN_STUDENT;
+    tr->kc_epochs = !student ? 0 : o->kc_epochs < 0 ? o->epochs / 2 : o->kc_epochs;
+    tr->base_lr = o->lr * o->batch_size / 16.0;
+    tr->state.kind = student ? "student" : "teacher";
+    ac_topk_init(&tr->state.topk, o->top_k);
+    tr->latest = ac_trainer_latest_path(o->save_dir);
+
+    st = ac_meta_set_open(o->train, &tr->train);
+    if (!st && !student && tr->train->count != 1)
+        st = ac_fail(AC_ERR_ARG, "%s: a teacher learns one weather type, but this holds %d meta files", o->train,
+                     tr->train->count);
+    if (!st && student && tr->train->count != o->n_teachers) {
+        char names[512] = "";
+        for (int i = 0; i < tr->train->count; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     tr->train->sources[i]->name);
+        st = ac_fail(AC_ERR_ARG, "%d teachers given but %s holds %d weather types (%s): one teacher per type, in "
+                     "file-name order", o->n_teachers, o->train, tr->train->count, names);
+    }
+    if (!st) st = ac_meta_set_open(o->valid, &tr->valid);
+    if (!st) st = probe_set(tr->train, 0);
+    if (!st) st = probe_set(tr->valid, o->valid_mode == AC_VALID_RESIZE ? AC_NET_MIN_SIDE : AC_NET_MIN_SIDE - 15);
+    if (!st) {
+        ac_sampler_opts so = ac_sampler_defaults();
+        so.batch_size = o->batch_size;
+        so.crop = o->crop;
+        so.seed = o->seed;
+        so.balanced = o->balanced;
+        so.threads = o->data_threads;
+        st = ac_sampler_open(tr->train, &so, &tr->sampler);
+        if (st) ac_error_prefix("%s", o->train);
+    }
+    if (!st && student) st = open_teachers(tr);
+    if (!st && student && o->contrastive) st = open_vgg(tr);
+    if (!st && o->resume && !ac_path_exists(tr->latest))
+        st = ac_fail(AC_ERR_IO, "%s: no training state to resume from", tr->latest);
+    if (!st && !o->resume && ac_path_exists(tr->latest))
+        st = ac_fail(AC_ERR_ARG, "%s already holds a training state (%s): pass --resume to continue it, or choose "
+                     "another --save-dir", o->save_dir, tr->latest);
+    if (!st) st = ac_mkdir_p(o->save_dir);
+    if (st) {
+        ac_trainer_close(tr);
+        return st;
+    }
+
+    // the networks, initialised from the seed (a resumed run overwrites them)
+    ac_rng_seed(&tr->state.rng, o->seed);
+    ac_net_config cfg = {o->width, o->res_blocks};
+    tr->net = ac_net_new(&cfg, &tr->state.rng);
+    ac_params_set_trainable(ac_net_params(tr->net), true);
+    ac_ckpt_part parts[2] = {{"student.", ac_net_params(tr->net)}, {"ckt.", NULL}};
+    int n_parts = 1;
+    ac_tensor **list = NULL;
+    int n = 0;
+    trainable_tensors(ac_net_params(tr->net), &list, &n);
+    if (student) {
+        tr->ckt = ac_ckt_new(o->width, o->n_teachers, &tr->state.rng);
+        ac_params_set_trainable(tr->ckt->params, true);
+        trainable_tensors(tr->ckt->params, &list, &n);
+        parts[1].params = tr->ckt->params;
+        n_parts = 2;
+    }
+    tr->adam = ac_adam_new(0.9, 0.999, 1e-8, 0.0);
+    ac_adam_add_group(tr->adam, list, n, tr->base_lr);
+    free(list);
+    record_settings(tr);
+    if (o->resume) st = resume(tr, parts, n_parts);
+    if (!st) st = ac_train_log_open(o->save_dir, o->resume ? tr->state.epoch : -1, &tr->log);
+    if (!st) st = write_args_json(tr);
+    if (st) {
+        ac_trainer_close(tr);
+        return st;
+    }
+    tr->global_step = tr->adam->step;
+    tr->g = ac_graph_new(true);
+    note(tr, "%s: width %d, %d res blocks, %zu parameters%s; %d steps per epoch of batch %d, crop %d; base lr %g",
+         student ? "student" : "teacher", o->width, o->res_blocks, ac_params_numel(ac_net_params(tr->net)),
+         student ? " (+ CKT modules)" : "", ac_sampler_batches_per_epoch(tr->sampler), o->batch_size, o->crop,
+         tr->base_lr);
+    if (student)
+        note(tr, "epochs 1-%d knowledge collation, %d-%d knowledge examination%s", tr->kc_epochs, tr->kc_epochs + 1,
+             o->epochs, o->contrastive ? "" : " (no contrastive terms)");
+    *out = tr;
+    return AC_OK;
+}
+
+void ac_trainer_close(ac_trainer *tr) {
+    if (!tr) return;
+    ac_graph_free(tr->g);
+    ac_train_log_close(tr->log);
+    ac_adam_free(tr->adam);
+    ac_vgg19_free(tr->vgg);
+    ac_ckt_free(tr->ckt);
+    for (int t = 0; t < tr->n_teachers; t++) ac_net_free(tr->teachers[t]);
+    free(tr->teachers);
+    ac_net_free(tr->net);
+    ac_sampler_close(tr->sampler);
+    ac_meta_set_free(tr->train);
+    ac_meta_set_free(tr->valid);
+    ac_tensor_map_free(tr->settings);
+    ac_topk_clear(&tr->state.topk);
+    free(tr->latest);
+    free(tr);
+}
+
+// ---- the run ----
+
+static void add_losses(ac_step_losses *sum, const ac_step_losses *s) {
+    sum->loss += s->loss;
+    sum->l1 += s->l1;
+    sum->t += s->t;
+    sum->pfe += s->pfe;
+    sum->pfv += s->pfv;
+    sum->scr += s->scr;
+    sum->hcr += s->hcr;
+}
+
+static ac_step_losses mean_losses(const ac_step_losses *sum, int n) {
+    ac_step_losses m = *sum;
+    if (n > 0) {
+        double k = 1.0 / n;
+        m.loss *= k, m.l1 *= k, m.t *= k, m.pfe *= k, m.pfv *= k, m.scr *= k, m.hcr *= k;
+    }
+    return m;
+}
+
+static bool params_finite(const ac_params *p) {
+    for (int i = 0; i < p->count; i++) {
+        const ac_tensor *t = p->items[i].tensor;
+        size_t n = ac_numel(t);
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(t->data[k])) return false;
+    }
+    return true;
+}
+
+static void eval_progress(void *ctx, size_t done, size_t total) {
+    ac_trainer *tr = ctx;
+    if (tr->ev.validating) tr->ev.validating(tr->ev.ctx, done, total);
+}
+
+// One epoch of steps; fills the record's step counts and mean losses.
+static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_record *rec) {
+    const ac_train_opts *o = &tr->o;
+    const int steps = ac_sampler_batches_per_epoch(tr->sampler);
+    ac_sampler_begin_epoch(tr->sampler, e);
+    ac_step_losses sum = {0};
+    int done = 0;
+    for (;;) {
+        ac_batch *b;
+        ac_status st = ac_sampler_next(tr->sampler, &b);
+        if (st) {
+            ac_error_prefix("epoch %d", e);
+            return st;
+        }
+        if (!b) break;
+        ac_adam_zero_grad(tr->adam);
+        ac_step_losses l;
+        if (!strcmp(stage, "teacher")) {
+            st = ac_teacher_step(tr->net, tr->g, b->input, b->target, &l);
+        } else if (!strcmp(stage, "KC")) {
+            ac_kc_models m = {tr->net, tr->teachers, tr->n_teachers, tr->ckt, tr->vgg};
+            st = ac_kc_step(&m, tr->g, b->input, b->target, b->type_counts, &l);
+        } else {
+            st = ac_ke_step(tr->net, tr->vgg, tr->g, b->input, b->target, &l);
+        }
+        int index = b->index;
+        ac_batch_free(b);
+        if (st) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ac_error_message());
+            if (tr->state.epoch > 0)
+                return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped, the last good state is %s (epoch %d)",
+                               e, done + 1, index, msg, tr->latest, tr->state.epoch);
+            return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped before any state was saved", e, done + 1,
+                           index, msg);
+        }
+        ac_adam_step(tr->adam);
+        add_losses(&sum, &l);
+        done++;
+        tr->global_step++;
+        if (o->log_every > 0 && tr->global_step % o->log_every == 0) {
+            st = ac_train_log_step(tr->log, stage, tr->global_step, &l);
+            if (st) return st;
+        }
+        if (tr->ev.step) {
+            ac_step_losses m = mean_losses(&sum, done);
+            tr->ev.step(tr->ev.ctx, e, done, steps - ac_sampler_skipped(tr->sampler), &m);
+        }
+    }
+    rec->steps = done;
+    rec->skipped = ac_sampler_skipped(tr->sampler);
+    rec->mean = mean_losses(&sum, done);
+    return AC_OK;
+}
+
+// Validation and a best checkpoint when it ranks; *evicted: a file to delete once the state
+// that no longer lists it is written.
+static ac_status validate(ac_trainer *tr, int e, ac_epoch_record *rec, char **evicted) {
+    ac_eval_opts eo = {tr->o.valid_mode, false, tr->o.data_threads > 0 ? 1 : 0, NULL, eval_progress, tr};
+    size_t total = 0;
+    for (int t = 0; t < tr->valid->count; t++) total += tr->valid->sources[t]->count;
+    eval_progress(tr, 0, total);
+    ac_eval_result r;
+    ac_status st = ac_evaluate(tr->net, tr->valid, &eo, &r);
+    if (st) {
+        ac_error_prefix("epoch %d: validation", e);
+        return st;
+    }
+    rec->validated = true;
+    rec->psnr = r.mean_psnr;
+    rec->ssim = r.mean_ssim;
+    ac_eval_result_free(&r);
+    int ev;
+    if (!ac_topk_admits(&tr->state.topk, rec->psnr, &ev)) return AC_OK;
+    char *file = ac_topk_filename(e, rec->psnr, rec->ssim);
+    char *path = ac_path_join(tr->o.save_dir, file);
+    ac_tensor_map *meta = ac_tensor_map_new();
+    set_meta(meta, "kind", "%s", tr->state.kind);
+    set_meta(meta, "epoch", "%d", e);
+    set_meta(meta, "psnr", "%.17g", rec->psnr);
+    set_meta(meta, "ssim", "%.17g", rec->ssim);
+    st = ac_save_net(path, tr->net, meta);
+    ac_tensor_map_free(meta);
+    if (!st) {
+        ac_topk_insert(&tr->state.topk, ev, e, rec->psnr, rec->ssim, file, evicted);
+        note(tr, "epoch %d: PSNR %.3f SSIM %.4f: saved %s%s%s", e, rec->psnr, rec->ssim, path,
+             *evicted ? ", replacing " : "", *evicted ? *evicted : "");
+    }
+    free(path);
+    free(file);
+    return st;
+}
+
+ac_status ac_trainer_run(ac_trainer *tr) {
+    const ac_train_opts *o = &tr->o;
+    ac_ckpt_part parts[2] = {{"student.", ac_net_params(tr->net)}, {"ckt.", tr->ckt ? tr->ckt->params : NULL}};
+    const int n_parts = tr->ckt ? 2 : 1;
+    ac_net_config cfg = *ac_net_config_of(tr->net);
+    const int last = o->stop_after > 0 ? AC_MIN(o->stop_after, o->epochs) : o->epochs;
+    for (int e = tr->state.epoch + 1; e <= last; e++) {
+        const char *stage = o->kind == AC_TRAIN_TEACHER ? "teacher" : e <= tr->kc_epochs ? "KC" : "KE";
+        if (!strcmp(stage, "KE") && tr->ckt && tr->ckt->params->items[0].tensor->requires_grad)
+            ac_params_set_trainable(tr->ckt->params, false);  // not used any more: Adam skips them
+        double lr = ac_lr_warmup_cosine(e, tr->base_lr, o->warmup_epochs, o->epochs, o->lr_min);
+        ac_adam_set_lr(tr->adam, lr);
+        if (tr->ev.epoch_start)
+            tr->ev.epoch_start(tr->ev.ctx, e, o->epochs, stage, ac_sampler_batches_per_epoch(tr->sampler), lr);
+        double t0 = now_seconds();
+        ac_epoch_record rec = {.epoch = e, .stage = stage, .lr = lr};
+        ac_status st = train_epoch(tr, e, stage, &rec);
+        if (st) return st;
+        if (!params_finite(ac_net_params(tr->net)))
+            return ac_fail(AC_ERR_NUMERIC, "epoch %d: the network's weights are no longer finite; stopped, the last "
+                           "good state is %s (epoch %d)", e, tr->latest, tr->state.epoch);
+        char *evicted = NULL;
+        if (e % o->val_freq == 0 || e == o->epochs) st = validate(tr, e, &rec, &evicted);
+        rec.seconds = now_seconds() - t0;
+        if (!st) st = ac_train_log_epoch(tr->log, &rec);
+        if (!st) {
+            tr->state.epoch = e;
+            st = ac_train_state_save(tr->latest, parts, n_parts, tr->adam, &cfg, &tr->state, tr->settings);
+            if (st) tr->state.epoch = e - 1;
+        }
+        if (!st && evicted) {
+            char *p = ac_path_join(o->save_dir, evicted);
+            unlink(p);
+            free(p);
+        }
+        free(evicted);
+        if (st) return st;
+        if (tr->ev.epoch_end) tr->ev.epoch_end(tr->ev.ctx, &rec);
+    }
+    if (tr->state.epoch < o->epochs) {
+        note(tr, "stopped after epoch %d of %d: continue with --resume", tr->state.epoch, o->epochs);
+        return AC_OK;
+    }
+    char *final = ac_path_join(o->save_dir, "final.safetensors");
+    ac_tensor_map *meta = ac_tensor_map_new();
+    set_meta(meta, "kind", "%s", tr->state.kind);
+    set_meta(meta, "epoch", "%d", tr->state.epoch);
+    ac_status st = ac_save_net(final, tr->net, meta);
+    ac_tensor_map_free(meta);
+    if (!st) note(tr, "done: the network after epoch %d is %s", tr->state.epoch, final);
+    free(final);
+    return st;
+}
