@@ -367,7 +367,8 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *tmp = scratch + (size_t)omp_get_thread_num() * per_thread;
-#pragma omp for schedule(static)
+        // dynamic: the phases of a kernel not divisible by the stride differ in taps
+#pragma omp for schedule(dynamic, 1)
         for (long long it = 0; it < items; it++) {
             const int cb = (int)(it % ncb), blk = (int)(it / ncb % nblk);
             const int ph = (int)(it / ((long long)ncb * nblk) % nph);
