@@ -2,9 +2,10 @@
 // patch size (224), random weights: the loss of each stage (shared spec training.md: teacher
 // L1; knowledge collation with 3 frozen teachers, CKT feature losses and SCR through VGG19;
 // knowledge examination with L1 and HCR through VGG19) on a recording graph, the backward
-// pass and an Adam update of the trainable parameters. The losses are assembled here from the
-// model APIs the way the trainer does (src/train/kd.c on the train branch). Two untimed
-// steps precede the timed ones.
+// pass and an Adam update of the trainable parameters, through the trainer's step functions
+// (src/train/kd.h). Two untimed steps precede the timed ones (the first sizes the graph's
+// arena, the second touches the single chunk that replaces its pieces); the page faults of
+// the timed steps are reported (0 in the steady state).
 // Prints one parseable line per stage:
 //   allclear step-<stage> threads=N size=HxW batch=B best_s=... median_s=... runs=R peak_rss_mib=...
 // Usage: bench_steps [--threads N] [--size S] [--batch B] [--reps R] [--only teacher|kc|ke]
@@ -18,11 +19,10 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "model/ckt.h"
-#include "model/contrastive.h"
 #include "model/net.h"
 #include "model/vgg19.h"
-#include "ops/ops.h"
 #include "optim/optim.h"
+#include "train/kd.h"
 
 #define N_TEACHERS 3
 
@@ -68,55 +68,36 @@ static ac_adam *adam_for(ac_params *const *ps, int n) {
     return a;
 }
 
-static ac_tensor *cat0(ac_graph *g, ac_tensor *const *xs, int n) {
-    return n == 1 ? xs[0] : ac_concat(g, xs, n, 0);
+static void check(ac_status st) {
+    if (st) {
+        fprintf(stderr, "bench_steps: %s\n", ac_error_message());
+        exit(1);
+    }
 }
 
 static void step_teacher(models *m, ac_graph *g, ac_tensor *x, ac_tensor *t) {
-    ac_graph_reset(g);
+    ac_step_losses l;
     ac_adam_zero_grad(m->adam_teacher);
-    ac_tensor *y = ac_net_forward(m->teachers[0], g, x, NULL);
-    ac_backward(g, ac_l1_mean(g, y, t));
+    check(ac_teacher_step(m->teachers[0], g, x, t, &l));
     ac_adam_step(m->adam_teacher);
 }
 
 static void step_ke(models *m, ac_graph *g, ac_tensor *x, ac_tensor *t) {
-    ac_graph_reset(g);
+    ac_step_losses l;
     ac_adam_zero_grad(m->adam_ke);
-    ac_tensor *y = ac_net_forward(m->student, g, x, NULL);
-    ac_tensor *l1 = ac_l1_mean(g, y, t);
-    ac_tensor *hcr = ac_scale(g, ac_hcr_loss(g, m->vgg, y, t, x), 0.2f);
-    ac_backward(g, ac_add(g, l1, hcr));
+    check(ac_ke_step(m->student, m->vgg, g, x, t, &l));
     ac_adam_step(m->adam_ke);
 }
 
-// Batch grouped by type: one sample per teacher.
+// Batch grouped by type, as many samples of each type.
 static void step_kc(models *m, ac_graph *g, ac_tensor *x, ac_tensor *t) {
-    ac_graph_reset(g);
+    ac_step_losses l;
+    int counts[N_TEACHERS];
+    for (int k = 0; k < N_TEACHERS; k++) counts[k] = x->shape[0] / N_TEACHERS;
+    ac_kc_models km = {m->student, m->teachers, N_TEACHERS, m->ckt, m->vgg};
     ac_adam_zero_grad(m->adam_kc);
-    const int per = x->shape[0] / N_TEACHERS;
-    ac_graph *tg = ac_graph_new(false);
-    ac_tensor *tout[N_TEACHERS], *tfeat[N_TEACHERS][AC_NET_FEATURES];
-    for (int k = 0; k < N_TEACHERS; k++) {
-        ac_tensor *xs = ac_slice(tg, x, 0, k * per, (k + 1) * per);
-        tout[k] = ac_net_forward(m->teachers[k], tg, xs, tfeat[k]);
-        ac_graph_drop(tg, xs);
-    }
-    ac_tensor *S[AC_NET_FEATURES];
-    ac_tensor *y = ac_net_forward(m->student, g, x, S);
-    ac_tensor *loss = ac_l1_mean(g, y, cat0(g, tout, N_TEACHERS));
-    for (int l = 0; l < AC_CKT_LEVELS; l++) {
-        ac_tensor *F[N_TEACHERS], *P[N_TEACHERS], *R[N_TEACHERS], *Q;
-        for (int k = 0; k < N_TEACHERS; k++) F[k] = tfeat[k][l];
-        ac_ckt_forward(m->ckt, g, l, F, S[l], P, R, &Q);
-        loss = ac_add(g, loss, ac_l1_mean(g, Q, cat0(g, P, N_TEACHERS)));
-        ac_tensor *v = ac_l1_mean(g, cat0(g, R, N_TEACHERS), cat0(g, F, N_TEACHERS));
-        loss = ac_add(g, loss, ac_scale(g, v, 0.05f));
-    }
-    loss = ac_add(g, loss, ac_scale(g, ac_scr_loss(g, m->vgg, y, t, x), 0.1f));
-    ac_backward(g, loss);
+    check(ac_kc_step(&km, g, x, t, counts, &l));
     ac_adam_step(m->adam_kc);
-    ac_graph_free(tg);
 }
 
 typedef void (*step_fn)(models *, ac_graph *, ac_tensor *, ac_tensor *);

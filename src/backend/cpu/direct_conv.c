@@ -222,7 +222,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
     if (!in_place) {  // the padded, phase-split input of every image
         src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
         const long long rows = (long long)c->n * c->cin * nph * hs;
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && rows * ws > 65536)
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && rows * ws > 65536)
         for (long long it = 0; it < rows; it++) {
             const int Y = (int)(it % hs), ph = (int)(it / hs % nph);
             const int ci = (int)(it / ((long long)hs * nph) % c->cin), n = (int)(it / ((long long)hs * nph * c->cin));
@@ -266,7 +266,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *tmp = scratch + (size_t)omp_get_thread_num() * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (long long it = 0; it < items; it++) {
             const int n = (int)(it / ((long long)nblk * ncb)), blk = (int)(it / ncb % nblk);
             const int cb = (int)(it % ncb);
@@ -313,7 +313,7 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     const int T = ac_cpu_conv_threads();
     float *src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
     const long long prow = (long long)c->n * c->cin;
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && prow * plane > 65536)
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && prow * plane > 65536)
     for (long long it = 0; it < prow; it++) {
         float *dst = src + (size_t)it * plane;
         const float *x = c->x + (size_t)(it / c->cin) * c->x_batch + (size_t)(it % c->cin) * c->h * c->w;

@@ -141,7 +141,7 @@ static void transform_weights(plan *p) {
     float *u = p->u;
     if (p->whole) {
         const int groups = ceil_div(cin, VL);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(guided) if (n > 65536)
         for (int it = 0; it < cout * groups; it++) {
             const int co = it / groups, c0 = (it % groups) * VL, nk = AC_MIN(VL, cin - c0);
             float taps[9][VL];
@@ -166,7 +166,7 @@ static void transform_weights(plan *p) {
         return;
     }
     const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(guided) if (n > 65536)
     for (int it = 0; it < groups * pieces; it++) {
         const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
         const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, cout - cg);
@@ -397,7 +397,7 @@ static void run_blocked(const plan *p, int threads) {
     {
         float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
         float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
             const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
@@ -436,7 +436,7 @@ static void run_whole(const plan *p, int threads) {
     {
         float *tr = all + (size_t)omp_get_thread_num() * p->thread_floats;
         float *tmp = tr + 6 * (size_t)p->rowlen;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             for (int n = 0; n < c->n; n++)
@@ -444,12 +444,12 @@ static void run_whole(const plan *p, int threads) {
                                 v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
                                 (size_t)p->vtbs);
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
             ac_cpu_sgemm(false, false, c->cout, lanes, c->cin, 1.0f, p->u + (size_t)xi * c->cout * c->cin,
                          c->cin, v + (size_t)xi * p->vxs, p->vtbs, 0.0f, m + (size_t)xi * p->tbs,
                          (int)p->mcs);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < outs; it++) {
             const int n = it / c->cout, co = it % c->cout;
             output_transform(p, tmp, m + (size_t)co * p->mcs + (size_t)n * p->ntile,

@@ -119,7 +119,7 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
             float *tr = scratch + (size_t)omp_get_thread_num() * per_thread;
             // By chunks of 8 channels, each over the group's images in order: the stores of
             // an image's last row of tiles spill into the next image's lanes, written later.
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
             for (int k = 0; k < cch_in + cch_out; k++) {
                 for (int n = n0; n < n1; n++) {
                     const size_t lane = (size_t)(n - n0) * p.ntile;
@@ -136,7 +136,7 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
                 }
             }
             // M[xi] (cout x cin) (+)= DY[xi] (cout x tiles) X[xi]^T (tiles x cin)
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
             for (int xi = 0; xi < NXI; xi++)
                 ac_cpu_sgemm(false, true, c->cout, c->cin, lanes, 1.0f, dh + (size_t)xi * dxs, tbs,
                              xh + (size_t)xi * xxs, tbs, n0 > 0 ? 1.0f : 0.0f, m + (size_t)xi * mxs,
@@ -145,7 +145,7 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
     }
     // dw += G^T M G for every (co, ci), VL pairs per vector (M is [xi][pair]).
     const long long pairs = (long long)c->cout * c->cin, groups = (pairs + VL - 1) / VL;
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && groups > 64)
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && groups > 64)
     for (long long gi = 0; gi < groups; gi++) {
         const size_t p0 = (size_t)gi * VL;
         const int nl = (int)AC_MIN((long long)VL, pairs - (long long)p0);
