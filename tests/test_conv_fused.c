@@ -6,12 +6,14 @@
 // transposed convolutions with kernels smaller than, equal to and larger than the stride
 // (phases without taps), output padding and epilogues. Then the graph ops: ac_conv2d_fused
 // writing into channel slices, ac_copy_into, and the inference RDB / residual block paths
-// against the recorded (unfused) ones.
+// against the recorded (unfused) ones. Last, the network's output and input gradient for an
+// image do not depend on the other images of the batch.
 #include <omp.h>
 #include <string.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "model/net.h"
 #include "model/net_blocks.h"
 #include "ops/ops.h"
 #include "testlib.h"
@@ -291,11 +293,56 @@ static void test_blocks_fused(void) {
     ac_params_free(p);
 }
 
+// The network's output for an image does not depend on the other images of the batch (data
+// parallel training splits batches across processes and sums the gradients): a batch of 5
+// against its shares of 2, 2 and 1, bit for bit, forward on a recording graph (the input's
+// gradient too) and on an inference graph.
+static void test_net_batch_invariance(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 9);
+    ac_net_config cfg = {8, 2};
+    ac_net *net = ac_net_new(&cfg, &r);
+    ac_tensor *x = rand_t(&r, 5, 3, 32, 32, 1.0f);
+    const size_t per = (size_t)3 * 32 * 32;
+    for (int rec = 0; rec < 2; rec++) {
+        ac_params_set_trainable(ac_net_params(net), rec == 1);
+        if (rec) ac_tensor_enable_grad(x);
+        ac_graph *g = ac_graph_new(rec == 1);
+        ac_tensor *y = ac_net_forward(net, g, x, NULL);
+        if (rec) ac_backward(g, ac_sum(g, y));
+        float *dx = rec ? malloc(ac_numel(x) * 4) : NULL;
+        if (rec) memcpy(dx, x->grad, ac_numel(x) * 4);
+        const int lo[3] = {0, 2, 4}, hi[3] = {2, 4, 5};
+        for (int k = 0; k < 3; k++) {
+            ac_tensor *xs = ac_tensor_new4(hi[k] - lo[k], 3, 32, 32);
+            memcpy(xs->data, x->data + lo[k] * per, ac_numel(xs) * 4);
+            if (rec) ac_tensor_enable_grad(xs);
+            ac_graph *gs = ac_graph_new(rec == 1);
+            ac_tensor *ys = ac_net_forward(net, gs, xs, NULL);
+            CHECK_MSG(memcmp(ys->data, y->data + lo[k] * per, ac_numel(ys) * 4) == 0,
+                      "%s: images %d..%d differ from the batch's", rec ? "recording" : "inference",
+                      lo[k], hi[k]);
+            if (rec) {
+                ac_backward(gs, ac_sum(gs, ys));
+                CHECK_MSG(memcmp(xs->grad, dx + lo[k] * per, ac_numel(xs) * 4) == 0,
+                          "input gradient of images %d..%d differs from the batch's", lo[k], hi[k]);
+            }
+            ac_graph_free(gs);
+            ac_tensor_free(xs);
+        }
+        free(dx);
+        ac_graph_free(g);
+    }
+    ac_tensor_free(x);
+    ac_net_free(net);
+}
+
 int main(void) {
     ac_backend_cpu();
     RUN(test_conv_kernels);
     RUN(test_deconv_kernel);
     RUN(test_graph_slices);
     RUN(test_blocks_fused);
+    RUN(test_net_batch_invariance);
     return ac_test_finish();
 }

@@ -4,7 +4,8 @@
 // not a multiple of the register block, every epilogue (bias, ReLU, PReLU, scale, residual,
 // accumulate into y), channel slices of larger tensors (batch strides), 1..3 threads, both
 // schedules (blocked and whole-layer) as well as the automatic choice, and bit-identical
-// results across thread counts. The weight gradient by F(3x3, 4x4) against the direct sum,
+// results across thread counts, schedules and batches (an image's output does not depend on
+// the other images). The weight gradient by F(3x3, 4x4) against the direct sum,
 // over the same kinds of geometry, bit-identical over 1..3 threads.
 #include <omp.h>
 #include <string.h>
@@ -216,6 +217,49 @@ static void test_weight_grad(void) {
     }
 }
 
+// An image's output does not depend on the other images of the batch, nor on the schedule:
+// batches of 3 against each image alone, blocked against whole, bit for bit. The shapes make
+// the automatic choice differ between one image and three (few tiles; many channels).
+static void test_batch_invariance(void) {
+    const struct {
+        int cin, h, w, cout;
+    } cases[] = {{8, 20, 24, 8}, {24, 9, 13, 72}, {70, 6, 7, 10}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ac_rng r;
+        ac_rng_seed(&r, 500 + k);
+        const int n = 3, cin = cases[k].cin, h = cases[k].h, w = cases[k].w, cout = cases[k].cout;
+        const size_t img = (size_t)cin * h * w, out = (size_t)cout * h * w;
+        float *x = malloc(n * img * 4), *wt = malloc((size_t)cout * cin * 9 * 4);
+        float *yb = malloc(n * out * 4), *y1 = malloc(out * 4);
+        t_fill_uniform(&r, x, n * img, -1, 1);
+        t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.2f, 0.2f);
+        for (int sched = 0; sched <= 2; sched++) {
+            ac_cpu_wino_force_schedule(sched);
+            ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                               .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
+                               .x_batch = img, .weight = wt, .y = yb, .y_batch = out,
+                               .ep = {.scale = 1}};
+            omp_set_num_threads(2);
+            ac_cpu_wino_conv3x3(&c);
+            for (int i = 0; i < n; i++) {
+                for (int s1 = 0; s1 <= 2; s1++) {
+                    ac_cpu_wino_force_schedule(s1);
+                    ac_fused_conv one = c;
+                    one.n = 1;
+                    one.x = x + i * img;
+                    one.y = y1;
+                    ac_cpu_wino_conv3x3(&one);
+                    CHECK_MSG(memcmp(y1, yb + i * out, out * 4) == 0,
+                              "case %zu image %d: batch (schedule %d) and alone (schedule %d) differ",
+                              k, i, sched, s1);
+                }
+            }
+        }
+        ac_cpu_wino_force_schedule(0);
+        free(x), free(wt), free(yb), free(y1);
+    }
+}
+
 static void test_supported(void) {
     CHECK(ac_cpu_wino_supported(1, 1, 1, AC_PAD_ZERO));
     CHECK(!ac_cpu_wino_supported(1, 1, 0, AC_PAD_ZERO));
@@ -230,5 +274,6 @@ int main(void) {
     RUN(test_geometries);
     RUN(test_thread_invariance);
     RUN(test_weight_grad);
+    RUN(test_batch_invariance);
     return ac_test_finish();
 }

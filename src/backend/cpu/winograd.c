@@ -19,10 +19,10 @@
 //     (image, block of tiles, block of output channels) run the three steps on scratch that
 //     stays in the core's cache; the multiply by a register-blocked kernel (CB output
 //     channels x 1..3 vectors of tiles) over U packed as [xi][co / CB][ci][CB];
-//   - whole (few tiles, many channels): V of every tile up front, then one GEMM per xi
-//     (OpenBLAS, which blocks and packs these larger products well) over U as [xi][co][ci],
-//     then the output transform.
-// U is computed once per call.
+//   - whole (few tiles or many output channels): V of every tile up front (all images side by
+//     side), shared by the items, which then run the multiply and the output transform.
+// Both run the same arithmetic for every tile, so results do not depend on the schedule, on
+// the other images of a batch or on the thread count. U is computed once per call.
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/winograd_internal.h"
 
@@ -37,7 +37,7 @@
 
 // ---------------------------------------------------------------- plan
 
-#define WHOLE_MAX ((size_t)64 << 20)  // bytes of V and M for the whole schedule, at most
+#define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole (tests)
 
@@ -57,47 +57,43 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->ck = ceil_div(c->cin, p->nck);
     p->cok = AC_MIN(cout_p, CHUNK_OUT);
     // Whole when the blocks of output channels would each transform the input again, or
-    // the tiles are few; and V and M fit the budget.
+    // the tiles are few; and V fits the budget. Both schedules run the same arithmetic for
+    // every tile (the same kernel, the same chunks of input channels): the choice, which
+    // depends on the batch, never changes a result, and an image's output does not depend on
+    // the other images of the batch.
     const long long all = (long long)c->n * p->ntile;
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
-    const double whole_bytes = (double)NXI * (c->cin + c->cout) * all_tbs * sizeof(float);
+    const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
     p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_MAX;
     if (forced_schedule) p->whole = forced_schedule == 2;
-    if (p->whole) {
-        p->lanes = (int)all;
-        p->tb = p->lanes;
-        p->tbs = p->vtbs = all_tbs;
-        p->vxs = odd_lines((size_t)c->cin, p->vtbs);
-        p->mcs = odd_lines(NXI, p->tbs);
-        p->rowlen = 4 * VL * ceil_div(p->tw, VL) + 2 * VL;
-        p->thread_floats = 6 * (size_t)p->rowlen + 4 * 4 * VL;
-        return;
-    }
-    p->lanes = p->ntile;
-    // Tiles per block: V and M of an item within the scratch budget.
-    const size_t per_tile = (size_t)NXI * (size_t)(p->ck + p->cok) * sizeof(float);
+    p->lanes = p->whole ? (int)all : p->ntile;
+    // Tiles per block: M (and V when blocked) of an item within the scratch budget.
+    const size_t per_tile =
+        (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
     int tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
     tb = AC_MAX(tb, LANES);
     tb = AC_MIN(tb, 8 * LANES);
     tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
     // Enough items to keep every thread busy: smaller output-channel blocks, then smaller
     // tile blocks.
+    const int images = p->whole ? 1 : c->n;
     for (;;) {
         p->nblk = ceil_div(p->lanes, tb);
         p->ncoc = ceil_div(cout_p, p->cok);
-        long long items = (long long)c->n * p->nblk * p->ncoc;
+        long long items = (long long)images * p->nblk * p->ncoc;
         if (items >= 4LL * threads) break;
         if (p->cok > 2 * CB) p->cok = ceil_div(p->cok / 2, CB) * CB;
         else if (tb > LANES) tb -= LANES;
         else break;
     }
     p->tb = tb;
-    p->tbs = p->vtbs = tb + VL;
-    p->items = c->n * p->nblk * p->ncoc;
-    p->vxs = odd_lines((size_t)p->ck, p->vtbs);
+    p->tbs = tb + VL;
+    p->items = images * p->nblk * p->ncoc;
+    p->vtbs = p->whole ? all_tbs : p->tbs;
+    p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
     p->mcs = odd_lines(NXI, p->tbs);
-    p->rowlen = 4 * VL * ceil_div(AC_MIN(tb, p->tw), VL) + 2 * VL;
-    p->v_floats = p->vxs * NXI;
+    p->rowlen = 4 * VL * ceil_div(p->whole ? p->tw : AC_MIN(tb, p->tw), VL) + 2 * VL;
+    p->v_floats = p->whole ? 0 : p->vxs * NXI;
     p->m_floats = p->mcs * p->cok;
     p->thread_floats = p->v_floats + p->m_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
 }
@@ -129,42 +125,15 @@ static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
     for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
 }
 
-// U = (G g G^T)[xi] of every kernel (co, ci).
-// Blocked: U[xi][cb][ci][k] for co = cb CB + k (zero past cout), by pieces of VL output
-// channels (the lanes) and WCHUNK input channels gathered in a local buffer and copied out in
-// runs of WCHUNK CB floats. Whole: U[xi][co][ci], the lanes running over input channels.
+// U = (G g G^T)[xi] of every kernel (co, ci): U[xi][cb][ci][k] for co = cb CB + k (zero past
+// cout), by pieces of VL output channels (the lanes) and WCHUNK input channels gathered in a
+// local buffer and copied out in runs of WCHUNK CB floats.
 static void transform_weights(plan *p) {
     const ac_fused_conv *c = p->c;
     const int cin = c->cin, cout = c->cout, ncb = p->ncb, cout_p = ncb * CB;
-    const size_t n = (size_t)NXI * (p->whole ? cout : cout_p) * cin;
+    const size_t n = (size_t)NXI * cout_p * cin;
     p->u = ac_cpu_ws_alloc(n * sizeof(float));
     float *u = p->u;
-    if (p->whole) {
-        const int groups = ceil_div(cin, VL);
-#pragma omp parallel for schedule(guided) if (n > 65536)
-        for (int it = 0; it < cout * groups; it++) {
-            const int co = it / groups, c0 = (it % groups) * VL, nk = AC_MIN(VL, cin - c0);
-            float taps[9][VL];
-            memset(taps, 0, sizeof taps);
-            const float *src = c->weight + ((size_t)co * cin + c0) * 9;
-            for (int k = 0; k < nk; k++)
-                for (int j = 0; j < 9; j++) taps[j][k] = src[9 * k + j];
-            ac_vf g9[9], v[NXI];
-            for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
-            transform_kernel(g9, v);
-            for (int xi = 0; xi < NXI; xi++) {
-                float *dst = u + ((size_t)xi * cout + co) * cin + c0;
-                if (nk == VL) {
-                    ac_vstore(dst, v[xi]);
-                } else {
-                    float vals[VL];
-                    ac_vstore(vals, v[xi]);
-                    memcpy(dst, vals, (size_t)nk * sizeof(float));
-                }
-            }
-        }
-        return;
-    }
     const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
 #pragma omp parallel for schedule(guided) if (n > 65536)
     for (int it = 0; it < groups * pieces; it++) {
@@ -415,50 +384,55 @@ static void run_blocked(const plan *p, int threads) {
     ac_cpu_ws_free(all);
 }
 
-// V of every tile (all images along the lanes), 36 GEMMs M[co][xi] = U[xi] V[xi] (OpenBLAS,
-// single-threaded, split over the threads), then the output transform.
+// Tiles [t0, t1) of the lanes of all images (lane n ntile + t): the output transform image
+// by image, from m at lane t0.
+static void output_lanes(const plan *p, float *tmp, const float *m, int t0, int t1, int co0,
+                         int co1) {
+    for (int t = t0; t < t1;) {
+        const int n = t / p->ntile, a = t % p->ntile, b = AC_MIN(p->ntile, a + (t1 - t));
+        output_transform(p, tmp, m + (t - t0), (size_t)p->tbs, n, a, b, co0, co1);
+        t += b - a;
+    }
+}
+
+// V of every tile (all images along the lanes) up front, then the items (block of lanes,
+// block of output channels) as in run_blocked without the input transform.
 static void run_whole(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
-    const int lanes = p->lanes;
-    float *v = alloc_floats(p->vxs, NXI, false), *m = alloc_floats(p->mcs, (size_t)c->cout, false);
+    // Zeroed: lanes past the last tile are read (never used); keep them finite.
+    float *v = alloc_floats(p->vxs, NXI, true);
     float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
-    // The GEMMs write lanes [0, lanes); the output transform of the last tiles reads on to a
-    // whole vector (values never used): zero them.
-    for (int co = 0; co < c->cout; co++)
-        for (int xi = 0; xi < NXI; xi++)
-            memset(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + lanes, 0,
-                   (size_t)(p->tbs - lanes) * sizeof(float));
     // The input transform by chunks of 8 channels, each over all images in order: the vector
     // stores of a row of tiles spill past its last tile into lanes that the next row
     // overwrites (past the last image, into the padding lanes).
-    const int cch = ceil_div(c->cin, 8), outs = c->n * c->cout;
+    const int cch = ceil_div(c->cin, 8);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        float *tr = all + (size_t)omp_get_thread_num() * p->thread_floats;
-        float *tmp = tr + 6 * (size_t)p->rowlen;
+        float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
+        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             for (int n = 0; n < c->n; n++)
                 ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
-                                v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
-                                (size_t)p->vtbs);
+                                        v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
+                                        (size_t)p->vtbs);
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int xi = 0; xi < NXI; xi++)
-            ac_cpu_sgemm(false, false, c->cout, lanes, c->cin, 1.0f, p->u + (size_t)xi * c->cout * c->cin,
-                         c->cin, v + (size_t)xi * p->vxs, p->vtbs, 0.0f, m + (size_t)xi * p->tbs,
-                         (int)p->mcs);
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < outs; it++) {
-            const int n = it / c->cout, co = it % c->cout;
-            output_transform(p, tmp, m + (size_t)co * p->mcs + (size_t)n * p->ntile,
-                             (size_t)p->tbs, n, 0, p->ntile, co, co + 1);
+        for (int it = 0; it < p->items; it++) {
+            const int blk = it / p->ncoc, coc = it % p->ncoc;
+            const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
+            const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+            const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+            for (int k = 0; k < p->nck; k++) {
+                const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+                multiply(p, v + (size_t)c0 * p->vtbs + t0, m, c0, c1, co0, nco, nl, k > 0);
+            }
+            output_lanes(p, tmp, m, t0, t1, co0, co1);
         }
     }
     ac_cpu_ws_free(all);
     ac_cpu_ws_free(v);
-    ac_cpu_ws_free(m);
 }
 
 void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
