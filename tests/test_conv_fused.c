@@ -337,6 +337,35 @@ static void test_net_batch_invariance(void) {
     ac_net_free(net);
 }
 
+// The backward of a 3x3 stride-1 convolution with and without Winograd (the switch the
+// data-parallel trainer may use) agree to float rounding.
+static void test_winograd_backward_switch(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 10);
+    ac_tensor *x = rand_t(&r, 2, 6, 13, 17, 1.0f), *w = rand_t(&r, 5, 6, 3, 3, 0.3f);
+    ac_tensor *b = ac_tensor_new1(5);
+    ac_tensor_enable_grad(x);
+    ac_tensor_enable_grad(w);
+    float *got[2][2];
+    for (int on = 0; on < 2; on++) {
+        ac_cpu_conv_set_winograd_backward(on == 1);
+        ac_tensor_zero_grad(x);
+        ac_tensor_zero_grad(w);
+        ac_graph *g = ac_graph_new(true);
+        ac_backward(g, ac_sum(g, ac_relu(g, ac_conv2d(g, x, w, b, 1, 1))));
+        got[on][0] = malloc(ac_numel(x) * 4);
+        got[on][1] = malloc(ac_numel(w) * 4);
+        memcpy(got[on][0], x->grad, ac_numel(x) * 4);
+        memcpy(got[on][1], w->grad, ac_numel(w) * 4);
+        ac_graph_free(g);
+    }
+    ac_cpu_conv_set_winograd_backward(true);
+    t_close("dx, Winograd on / off", got[1][0], got[0][0], ac_numel(x), 1e-5, 1e-5);
+    t_close("dw, Winograd on / off", got[1][1], got[0][1], ac_numel(w), 1e-4, 1e-5);
+    for (int on = 0; on < 2; on++) free(got[on][0]), free(got[on][1]);
+    ac_tensor_free(x), ac_tensor_free(w), ac_tensor_free(b);
+}
+
 int main(void) {
     ac_backend_cpu();
     RUN(test_conv_kernels);
@@ -344,5 +373,6 @@ int main(void) {
     RUN(test_graph_slices);
     RUN(test_blocks_fused);
     RUN(test_net_batch_invariance);
+    RUN(test_winograd_backward_switch);
     return ac_test_finish();
 }

@@ -57,7 +57,8 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
 static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const float *w,
                           const float *dy, float *dx) {
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
-    if (g->kh == 3 && g->kw == 3 && g->stride == 1 && g->pad <= 2 &&
+    if (ac_cpu_conv_winograd_backward_on() && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
+        g->pad <= 2 &&
         ac_cpu_conv_winograd_fits(3, 3, 1, g->oh, g->ow, 2 - g->pad, AC_PAD_ZERO)) {
         const size_t n = (size_t)g->cin * g->cout * 9;
         float *wt = ac_cpu_ws_alloc(n * sizeof(float));
@@ -93,7 +94,8 @@ void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
     // dW (cout, K) += sum_n dy_n (cout, ohw) unfold(x_n)^T; 3x3 stride 1 by Winograd
-    if (dw && ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
+    if (dw && ac_cpu_conv_winograd_backward_on() &&
+        ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
         ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
                            .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO,
                            .x = x, .x_batch = g->cin * hw};

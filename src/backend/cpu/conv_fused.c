@@ -14,9 +14,11 @@
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
 
-static bool winograd_on = true, direct_on = true;
+static bool winograd_on = true, direct_on = true, winograd_backward_on = true;
 
 void ac_cpu_conv_set_winograd(bool on) { winograd_on = on; }
+void ac_cpu_conv_set_winograd_backward(bool on) { winograd_backward_on = on; }
+bool ac_cpu_conv_winograd_backward_on(void) { return winograd_on && winograd_backward_on; }
 void ac_cpu_conv_set_direct(bool on) { direct_on = on; }
 bool ac_cpu_conv_direct_on(void) { return direct_on; }
 
