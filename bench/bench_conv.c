@@ -2,10 +2,13 @@
 // weight) on the shapes of the restoration network and VGG19, next to OpenBLAS sgemm on a
 // large square product measured in the same run, with the ratio to sgemm.
 // Usage: bench_conv [--threads N] [--blas-threads B] [--reps R] [--quick] [--only SUBSTRING]
-//                   [--budget FLOATS]
+//                   [--budget FLOATS] [--no-winograd] [--cpu-time] [--pass P]
+// --pass times only pass P (0 forward, 1 backward data, 2 backward weight).
 // --blas-threads sets OpenBLAS's own thread count for the convolutions (the sgemm reference
 // always uses N): 1 lets the conv drivers split the work over N OpenMP threads; the default
 // is whatever ac_set_threads chose. --budget sets the conv scratch budget (floats per call).
+// --no-winograd runs 3x3 stride-1 convolutions through im2col + GEMM as well (GFLOP/s are
+// always counted as direct-convolution multiply-adds, so Winograd shows as a higher rate).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +21,13 @@
 #include "core/common.h"
 #include "core/rng.h"
 
+// --cpu-time: time by the process's CPU clock instead of the wall clock; on a machine shared
+// with other work a single-threaded run then counts only the time it was on a core.
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -125,7 +132,7 @@ static conv_shape deconv(const char *name, int n, int cin, int h, int w, int cou
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 7, blas_threads = 0;
+    int threads = 2, reps = 7, blas_threads = 0, pass_only = -1;
     bool quick = false;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
@@ -136,10 +143,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
             ac_cpu_conv_set_block_budget((size_t)atol(argv[++i]));
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--no-winograd")) ac_cpu_conv_set_winograd(false);
+        else if (!strcmp(argv[i], "--cpu-time")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--pass") && i + 1 < argc) pass_only = atoi(argv[++i]);
         else {
             fprintf(stderr,
                     "usage: %s [--threads N] [--blas-threads B] [--reps R] [--quick] "
-                    "[--only SUBSTRING] [--budget FLOATS]\n",
+                    "[--only SUBSTRING] [--budget FLOATS] [--no-winograd] [--cpu-time] [--pass 0|1|2]\n",
                     argv[0]);
             return 2;
         }
@@ -213,6 +223,10 @@ int main(int argc, char **argv) {
         c.dw = rand_buf(&r, nw);
         flops_of[i] = flops;
         for (int pass = 0; pass < 3; pass++) {
+            if (pass_only >= 0 && pass != pass_only) {
+                times[i][pass] = (timing){1e9, 1e9};
+                continue;
+            }
             c.pass = pass;
             times[i][pass] = time_it(run_conv, &c, quick ? 2 : reps);
         }

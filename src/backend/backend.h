@@ -11,6 +11,7 @@
 #ifndef AC_BACKEND_H
 #define AC_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 // Geometry of a 2-D convolution or transposed convolution.
@@ -24,6 +25,38 @@ typedef struct ac_conv_geom {
     int kh, kw, stride, pad, out_pad;
 } ac_conv_geom;
 
+// A convolution with its padding and epilogue fused (inference: no backward). Output channel
+// co of image n is y + n * y_batch + co * oh * ow (oh, ow as for conv2d, with `pad` of the
+// given mode on every side), so y may be a channel slice of a larger tensor; likewise x (its
+// first cin channels are read). After the sum over the kernel:
+//   y = residual + scale * act(sum + bias)
+// each part optional; residual has y's layout and may be y itself (accumulate). The Winograd
+// kernel also takes `add` and `sub` (y's layout): y = (y + add) - sub, in that order; other
+// kernels leave them to the caller (ac_conv2d_fused applies them in a pass of its own).
+typedef enum ac_pad_mode { AC_PAD_ZERO = 0, AC_PAD_REFLECT = 1 } ac_pad_mode;
+typedef enum ac_act { AC_ACT_NONE = 0, AC_ACT_RELU = 1, AC_ACT_PRELU = 2 } ac_act;
+
+typedef struct ac_conv_epilogue {
+    const float *bias;      // (cout) or NULL
+    ac_act act;
+    float slope;            // AC_ACT_PRELU: v > 0 ? v : slope v
+    float scale;            // 1 for none
+    const float *residual;  // or NULL
+    const float *add, *sub;  // Winograd only (see above), or NULL
+} ac_conv_epilogue;
+
+typedef struct ac_fused_conv {
+    int n, cin, h, w, cout;
+    int kh, kw, stride, pad;
+    ac_pad_mode mode;  // AC_PAD_REFLECT needs pad < h and pad < w
+    const float *x;
+    size_t x_batch;
+    const float *weight;  // (cout, cin, kh, kw)
+    float *y;
+    size_t y_batch;
+    ac_conv_epilogue ep;
+} ac_fused_conv;
+
 typedef struct ac_backend {
     const char *name;
 
@@ -31,6 +64,9 @@ typedef struct ac_backend {
                            float *y);
     void (*conv2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
+    void (*conv2d_fused)(const ac_fused_conv *c);
+    // Whether conv2d_fused applies ep.add / ep.sub for a 3x3 stride-1 call of this geometry.
+    bool (*conv2d_fused_takes_add_sub)(int h, int w, int pad, ac_pad_mode mode);
     void (*conv_transpose2d_forward)(const ac_conv_geom *g, const float *x, const float *w,
                                      const float *b, float *y);
     void (*conv_transpose2d_backward)(const ac_conv_geom *g, const float *x, const float *w,

@@ -18,7 +18,59 @@ struct ac_graph {
     size_t heap_bytes, heap_peak;
     void **scratch;       // inference graphs: scratch blocks freed at reset
     size_t n_scratch, cap_scratch;
+    // Inference graphs: data buffers of dropped activations, oldest first, kept for reuse by
+    // later activations of (nearly) the same size, which spares the page faults of fresh
+    // memory. At most POOL_ENTRIES and a quarter of the peak activation bytes (or just the
+    // newest buffer).
+    void *pool[16];
+    size_t pool_size[16];
+    int n_pool;
+    size_t pool_bytes;
 };
+
+#define POOL_ENTRIES 16
+#define POOL_MIN_BYTES ((size_t)1 << 16)  // smaller buffers go straight back to malloc
+
+static void pool_release(ac_graph *g, int i) {
+    ac_aligned_free(g->pool[i]);
+    g->pool_bytes -= g->pool_size[i];
+    g->n_pool--;
+    memmove(g->pool + i, g->pool + i + 1, (size_t)(g->n_pool - i) * sizeof *g->pool);
+    memmove(g->pool_size + i, g->pool_size + i + 1, (size_t)(g->n_pool - i) * sizeof *g->pool_size);
+}
+
+static void pool_put(ac_graph *g, void *p, size_t bytes) {
+    if (bytes < POOL_MIN_BYTES) {
+        ac_aligned_free(p);
+        return;
+    }
+    if (g->n_pool == POOL_ENTRIES) pool_release(g, 0);
+    g->pool[g->n_pool] = p;
+    g->pool_size[g->n_pool++] = bytes;
+    g->pool_bytes += bytes;
+    while (g->n_pool > 1 && g->pool_bytes > g->heap_peak / 4) pool_release(g, 0);  // keeps the newest
+}
+
+// A pooled buffer of at least `bytes` and at most an eighth more, or NULL.
+static void *pool_take(ac_graph *g, size_t bytes) {
+    int best = -1;
+    for (int i = 0; i < g->n_pool; i++)
+        if (g->pool_size[i] >= bytes && g->pool_size[i] - bytes <= bytes / 8 &&
+            (best < 0 || g->pool_size[i] < g->pool_size[best]))
+            best = i;
+    if (best < 0) return NULL;
+    void *p = g->pool[best];
+    g->pool[best] = NULL;  // handed out: release without freeing
+    g->pool_bytes -= g->pool_size[best];
+    g->n_pool--;
+    memmove(g->pool + best, g->pool + best + 1, (size_t)(g->n_pool - best) * sizeof *g->pool);
+    memmove(g->pool_size + best, g->pool_size + best + 1,
+            (size_t)(g->n_pool - best) * sizeof *g->pool_size);
+    return p;
+}
+
+// Bytes of the data buffer of an activation of n floats (what the pool matches on).
+static size_t data_bytes(size_t n) { return (n * sizeof(float) + AC_ALIGN - 1) / AC_ALIGN * AC_ALIGN; }
 
 ac_graph *ac_graph_new(bool recording) {
     ac_graph *g = ac_xcalloc(1, sizeof *g);
@@ -29,7 +81,7 @@ ac_graph *ac_graph_new(bool recording) {
 
 static void free_heap_tensor(ac_graph *g, ac_tensor *t) {
     g->heap_bytes -= ac_numel(t) * sizeof(float);
-    ac_aligned_free(t->data);
+    pool_put(g, t->data, data_bytes(ac_numel(t)));
     ac_aligned_free(t->grad);
     free(t);
 }
@@ -48,6 +100,7 @@ void ac_graph_reset(ac_graph *g) {
 void ac_graph_free(ac_graph *g) {
     if (!g) return;
     ac_graph_reset(g);
+    while (g->n_pool > 0) pool_release(g, g->n_pool - 1);
     ac_arena_free(g->arena);
     free(g->nodes);
     free(g->heap);
@@ -71,7 +124,8 @@ ac_tensor *ac_graph_tensor(ac_graph *g, int ndim, const int *shape) {
         t->slot = -1;
     } else {
         t = ac_xcalloc(1, sizeof *t);
-        t->data = ac_aligned_alloc(n * sizeof(float));
+        t->data = pool_take(g, data_bytes(n));
+        if (!t->data) t->data = ac_aligned_alloc(n * sizeof(float));
         AC_ASSERT_MSG(t->data != NULL, "out of memory for an activation");
         t->storage = AC_STORAGE_HEAP;
         if (g->n_free > 0) {

@@ -176,15 +176,7 @@ static void drop_unless(ac_graph *g, ac_tensor *t, bool keep) {
 
 // seq(x) + x, then minus `sub` when it is given; drops the intermediates, not x.
 static ac_tensor *res_seq_skip(ac_graph *g, const ac_res_seq *s, ac_tensor *x, ac_tensor *sub) {
-    ac_tensor *t = ac_res_seq_forward(s, g, x);
-    ac_tensor *y = ac_add(g, t, x);
-    ac_graph_drop(g, t);
-    if (sub) {
-        ac_tensor *z = ac_sub(g, y, sub);
-        ac_graph_drop(g, y);
-        y = z;
-    }
-    return y;
+    return ac_res_seq_skip_forward(s, g, x, sub);
 }
 
 // split(r) -> (a, c); a = fusion(a, mem); c = rdb(c); returns cat(a, c) and the fused a in

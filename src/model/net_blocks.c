@@ -52,6 +52,11 @@ void ac_conv_layer_init(ac_conv_layer *l, ac_params *p, const char *prefix, int 
 
 ac_tensor *ac_conv_layer_forward(const ac_conv_layer *l, ac_graph *g, ac_tensor *x) {
     int r = l->k / 2;
+    ac_tensor *ts[3] = {x, l->w, l->b};
+    if (ac_fused_ok(g, ts, 3)) {  // the padding folded into the convolution
+        ac_conv_opts o = {.stride = l->stride, .pad = r, .mode = AC_PAD_REFLECT};
+        return ac_conv2d_fused(g, x, l->w, l->b, &o, NULL, 0);
+    }
     ac_tensor *padded = ac_reflection_pad(g, x, r, r, r, r);
     ac_tensor *y = ac_conv2d(g, padded, l->w, l->b, l->stride, 0);
     ac_graph_drop(g, padded);
@@ -80,7 +85,26 @@ void ac_resblock_init(ac_resblock *rb, ac_params *p, const char *prefix, int c) 
     rb->slope = add_slope(p, prefix, "relu.weight");
 }
 
+// The fused residual block, then (+ add) - sub, each optional, in the second convolution.
+static ac_tensor *resblock_fused(const ac_resblock *rb, ac_graph *g, ac_tensor *x,
+                                 ac_tensor *add, ac_tensor *sub) {
+    ac_conv_opts o1 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .act = AC_ACT_PRELU,
+                       .slope = rb->slope};
+    ac_tensor *t = ac_conv2d_fused(g, x, rb->conv1.w, rb->conv1.b, &o1, NULL, 0);
+    ac_conv_opts o2 = {.stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .scale = 0.1f,
+                       .residual = x, .add = add, .sub = sub};
+    ac_tensor *y = ac_conv2d_fused(g, t, rb->conv2.w, rb->conv2.b, &o2, NULL, 0);
+    ac_graph_drop(g, t);
+    return y;
+}
+
+static bool resblock_fusable(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
+    ac_tensor *ts[6] = {x, rb->conv1.w, rb->conv1.b, rb->conv2.w, rb->conv2.b, rb->slope};
+    return ac_fused_ok(g, ts, 6);
+}
+
 ac_tensor *ac_resblock_forward(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
+    if (resblock_fusable(rb, g, x)) return resblock_fused(rb, g, x, NULL, NULL);
     ac_tensor *t1 = ac_conv_layer_forward(&rb->conv1, g, x);
     ac_tensor *t2 = ac_prelu(g, t1, rb->slope);
     ac_graph_drop(g, t1);
@@ -111,6 +135,32 @@ void ac_res_seq_free(ac_res_seq *s) {
     s->n = 0;
 }
 
+ac_tensor *ac_res_seq_skip_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x,
+                                   ac_tensor *sub) {
+    ac_tensor *ts[2] = {x, sub};
+    bool fused = ac_fused_ok(g, ts, 2);
+    for (int i = 0; i < s->n; i++) fused = fused && resblock_fusable(&s->blocks[i], g, x);
+    if (!fused) {
+        ac_tensor *t = ac_res_seq_forward(s, g, x);
+        ac_tensor *y = ac_add(g, t, x);
+        ac_graph_drop(g, t);
+        if (sub) {
+            ac_tensor *z = ac_sub(g, y, sub);
+            ac_graph_drop(g, y);
+            y = z;
+        }
+        return y;
+    }
+    ac_tensor *cur = x;
+    for (int i = 0; i < s->n; i++) {
+        const bool last = i == s->n - 1;
+        ac_tensor *next = resblock_fused(&s->blocks[i], g, cur, last ? x : NULL, last ? sub : NULL);
+        if (cur != x) ac_graph_drop(g, cur);
+        cur = next;
+    }
+    return cur;
+}
+
 ac_tensor *ac_res_seq_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x) {
     ac_tensor *cur = x;
     for (int i = 0; i < s->n; i++) {
@@ -135,7 +185,25 @@ void ac_rdb_init(ac_rdb *r, ac_params *p, const char *prefix, int c, int growth)
     r->conv1x1 = add_conv_weight(p, prefix, "conv_1x1.weight", c, ch, 1, &bound);
 }
 
+// The dense layers write into channel slices of one tensor instead of concatenating.
+static ac_tensor *rdb_forward_fused(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
+    const int c = x->shape[1], grow = r->dense[0]->shape[0];
+    ac_tensor *buf = ac_graph_tensor4(g, x->shape[0], c + AC_RDB_LAYERS * grow, x->shape[2],
+                                      x->shape[3]);
+    ac_copy_into(g, x, buf, 0);
+    ac_conv_opts od = {.stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_RELU};
+    for (int i = 0; i < AC_RDB_LAYERS; i++)  // reads channels [0, c + i grow)
+        ac_conv2d_fused(g, buf, r->dense[i], NULL, &od, buf, c + i * grow);
+    ac_conv_opts o1 = {.stride = 1, .pad = 0, .mode = AC_PAD_ZERO, .residual = x};
+    ac_tensor *y = ac_conv2d_fused(g, buf, r->conv1x1, NULL, &o1, NULL, 0);
+    ac_graph_drop(g, buf);
+    return y;
+}
+
 ac_tensor *ac_rdb_forward(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
+    ac_tensor *ts[AC_RDB_LAYERS + 2] = {x, r->conv1x1};
+    for (int i = 0; i < AC_RDB_LAYERS; i++) ts[i + 2] = r->dense[i];
+    if (ac_fused_ok(g, ts, AC_RDB_LAYERS + 2)) return rdb_forward_fused(r, g, x);
     ac_tensor *cur = x;
     for (int i = 0; i < AC_RDB_LAYERS; i++) {
         ac_tensor *c = ac_conv2d(g, cur, r->dense[i], NULL, 1, 1);
@@ -171,6 +239,12 @@ void ac_conv_block_init(ac_conv_block *b, ac_params *p, const char *prefix, int 
 }
 
 ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x) {
+    ac_tensor *ts[4] = {x, b->w, b->b, b->slope};
+    if (!b->transposed && ac_fused_ok(g, ts, 4)) {
+        ac_conv_opts o = {.stride = 2, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_PRELU,
+                          .slope = b->slope};
+        return ac_conv2d_fused(g, x, b->w, b->b, &o, NULL, 0);
+    }
     ac_tensor *c = b->transposed ? ac_conv_transpose2d(g, x, b->w, b->b, 2, 1, 0)
                                  : ac_conv2d(g, x, b->w, b->b, 2, 1);
     ac_tensor *y = ac_prelu(g, c, b->slope);

@@ -70,6 +70,10 @@ void ac_res_seq_init(ac_res_seq *s, ac_params *p, const char *prefix, int c, int
                      bool res_names);
 void ac_res_seq_free(ac_res_seq *s);
 ac_tensor *ac_res_seq_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x);
+// seq(x) + x, then minus `sub` when it is given (the skip connections of the network); where
+// nothing records, the additions ride in the last convolution's epilogue.
+ac_tensor *ac_res_seq_skip_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x,
+                                   ac_tensor *sub);
 
 void ac_rdb_init(ac_rdb *r, ac_params *p, const char *prefix, int c, int growth);
 ac_tensor *ac_rdb_forward(const ac_rdb *r, ac_graph *g, ac_tensor *x);

@@ -73,10 +73,17 @@ void ac_vgg19_forward(const ac_vgg19 *v, ac_graph *g, ac_tensor *x,
             cur = p;
             cur_kept = false;
         }
-        ac_tensor *y = ac_conv2d(g, cur, v->w[i], v->b[i], 1, 1);
+        ac_tensor *ts[3] = {cur, v->w[i], v->b[i]}, *next;
+        if (ac_fused_ok(g, ts, 3)) {  // nothing to record: the ReLU in the conv's epilogue
+            ac_conv_opts o = {.stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_RELU};
+            next = ac_conv2d_fused(g, cur, v->w[i], v->b[i], &o, NULL, 0);
+        } else {
+            ac_tensor *y = ac_conv2d(g, cur, v->w[i], v->b[i], 1, 1);
+            next = ac_relu(g, y);
+            ac_graph_drop(g, y);
+        }
         if (!cur_kept) ac_graph_drop(g, cur);
-        cur = ac_relu(g, y);
-        ac_graph_drop(g, y);
+        cur = next;
         cur_kept = c->slice_end > 0;
         if (cur_kept) out[c->slice_end - 1] = cur;
     }

@@ -1,12 +1,17 @@
 // conv2d.c: 2-D convolution with zero padding, any kernel size and stride, optional bias.
-// Kernels (through the drivers of backend/cpu/im2col.h): forward = W unfold(x) per batch item,
+// Kernels: forward by Winograd for 3x3 stride 1 (backend/cpu/winograd.h), by the direct
+// kernel otherwise (direct_conv.c); the backward (and the forward when those are turned off)
+// through the drivers of backend/cpu/im2col.h: forward = W unfold(x) per batch item,
 // in column blocks that bound the scratch memory (a 1x1 stride-1 unpadded convolution uses x
 // in place); backward data = W^T dy folded back with col2im; backward weight = dy unfold(x)^T
 // summed over the batch in order; bias gradient = sum of dy. Every reduction runs in a fixed
 // order, so results are the same run to run for a given thread count.
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
+#include "backend/cpu/winograd.h"
+#include "backend/cpu/workspace.h"
 #include "ops/ops.h"
+
 
 static ac_patch_geom conv_patches(const ac_conv_geom *g) {
     AC_ASSERT(g->n > 0 && g->cin > 0 && g->cout > 0 && g->stride >= 1 && g->pad >= 0);
@@ -21,10 +26,65 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                            float *y) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                          .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw,
+                          .weight = w, .y = y, .y_batch = g->cout * ohw,
+                          .ep = {.bias = b, .scale = 1.0f}};
+        ac_cpu_wino_conv3x3(&c);
+        return;
+    }
+    if (ac_cpu_conv_direct_on()) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                           .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+        ac_cpu_direct_conv(&c);
+        return;
+    }
     if (b) ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
     // y_n (cout, ohw) = W (cout, K) unfold(x_n) (K, ohw) [+ bias]
     ac_cpu_conv_unfold_gemm(&pg, g->n, g->cout, w, x, g->cin * hw, b ? 1.0f : 0.0f, y,
                             g->cout * ohw);
+}
+
+// dx += the gradient of x for dy. 3x3 stride 1: dx = dy correlated with the kernels turned
+// by 180 degrees and transposed (cin <-> cout) over a 2 - pad border, by Winograd,
+// accumulating through the epilogue. Other strides and sizes (not 1x1): the transposed
+// convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
+// transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
+// dx_n += fold(W^T dy_n).
+static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const float *w,
+                          const float *dy, float *dx) {
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (ac_cpu_conv_winograd_backward_on() && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
+        g->pad <= 2 &&
+        ac_cpu_conv_winograd_fits(3, 3, 1, g->oh, g->ow, 2 - g->pad, AC_PAD_ZERO)) {
+        const size_t n = (size_t)g->cin * g->cout * 9;
+        float *wt = ac_cpu_ws_alloc(n * sizeof(float));
+        for (int co = 0; co < g->cout; co++)
+            for (int ci = 0; ci < g->cin; ci++)
+                for (int k = 0; k < 9; k++)
+                    wt[((size_t)ci * g->cout + co) * 9 + k] = w[((size_t)co * g->cin + ci) * 9 + 8 - k];
+        ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
+                           .kh = 3, .kw = 3, .stride = 1, .pad = 2 - g->pad,
+                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = wt,
+                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+        ac_cpu_wino_conv3x3(&c);
+        ac_cpu_ws_free(wt);
+        return;
+    }
+    const int op = g->h - ((g->oh - 1) * g->stride - 2 * g->pad + g->kh);
+    if (ac_cpu_conv_direct_on() && !(g->kh == 1 && g->kw == 1) && op >= 0 && op < g->stride &&
+        g->w - ((g->ow - 1) * g->stride - 2 * g->pad + g->kw) == op) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
+                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+        ac_cpu_direct_deconv(&c, op);
+        return;
+    }
+    ac_cpu_conv_gemm_fold(pg, g->n, g->cout, w, dy, g->cout * ohw, dx, g->cin * hw);
 }
 
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
@@ -33,10 +93,17 @@ void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
-    // dW (cout, K) += sum_n dy_n (cout, ohw) unfold(x_n)^T
-    if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, g->cin * hw, dw);
-    // dx_n += fold(W^T dy_n)
-    if (dx) ac_cpu_conv_gemm_fold(&pg, g->n, g->cout, w, dy, g->cout * ohw, dx, g->cin * hw);
+    // dW (cout, K) += sum_n dy_n (cout, ohw) unfold(x_n)^T; 3x3 stride 1 by Winograd
+    if (dw && ac_cpu_conv_winograd_backward_on() &&
+        ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                           .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO,
+                           .x = x, .x_batch = g->cin * hw};
+        ac_cpu_wino_weight_grad(&c, dy, g->cout * ohw, dw);
+    } else if (dw) {
+        ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, g->cin * hw, dw);
+    }
+    if (dx) backward_data(g, &pg, w, dy, dx);
 }
 
 static ac_conv_geom conv_geom(const ac_tensor *x, const ac_tensor *w, int stride, int pad) {

@@ -1,7 +1,8 @@
 // conv_transpose2d.c: 2-D transposed convolution (PyTorch ConvTranspose2d: weight
 // (cin, cout, kh, kw), stride, padding, output padding, optional bias). It is the adjoint of a
 // conv2d from the output grid to the input grid, so the kernels reuse im2col/col2im with the
-// roles swapped: forward = GEMM W^T x then col2im into y; backward data = W im2col(dy);
+// roles swapped (the forward goes to the direct kernel of backend/cpu/direct_conv.c unless
+// it is turned off): forward = GEMM W^T x then col2im into y; backward data = W im2col(dy);
 // backward weight = x im2col(dy)^T summed over the batch in order; bias = sum of dy.
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
@@ -22,6 +23,14 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
                                      const float *b, float *y) {
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    if (ac_cpu_conv_direct_on()) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                           .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+        ac_cpu_direct_deconv(&c, g->out_pad);
+        return;
+    }
     ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
     // y_n += fold(W^T x_n): W (cin, K = cout kh kw), x_n (cin, hw)
     ac_cpu_conv_gemm_fold(&pg, g->n, g->cin, w, x, g->cin * hw, y, g->cout * ohw);
@@ -33,8 +42,17 @@ void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, con
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
-    // dx_n (cin, hw) += W (cin, K) unfold(dy_n) (K, hw)
-    if (dx) ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+    // dx_n (cin, hw) += W (cin, K) unfold(dy_n) (K, hw): the convolution of dy with the
+    // weight read as (out = cin, in = cout, kh, kw), by the direct kernel when it is on
+    if (dx && ac_cpu_conv_direct_on()) {
+        ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
+                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
+                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+        ac_cpu_direct_conv(&c);
+    } else if (dx) {
+        ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+    }
     // dW (cin, K) += sum_n x_n (cin, hw) unfold(dy_n)^T
     if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cin, x, g->cin * hw, dy, g->cout * ohw, dw);
 }

@@ -5,6 +5,7 @@
 #ifndef AC_OPS_H
 #define AC_OPS_H
 
+#include "backend/backend.h"
 #include "core/graph.h"
 
 // x (N, Cin, H, W), w (Cout, Cin, KH, KW), b (Cout) or NULL; zero padding `pad` on all sides.
@@ -13,6 +14,29 @@ ac_tensor *ac_conv2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int 
 // out H = (H - 1) stride - 2 pad + KH + out_pad.
 ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride,
                                int pad, int out_pad);
+// Fused convolution for inference graphs and frozen weights: it has no backward, so it asserts
+// that the graph need not record it (no input requires a gradient, or the graph does not
+// record). out = residual + scale * act(conv2d(pad(x), w) + b), computed in one pass where the
+// kernel allows (backend.h, ac_fused_conv). Only the first w->shape[1] channels of x are read.
+// With `into` the result is written to channels [c0, c0 + cout) of `into` (same batch and
+// spatial size; no residual then) and `into` is returned; otherwise to a new tensor.
+typedef struct ac_conv_opts {
+    int stride, pad;
+    ac_pad_mode mode;
+    ac_act act;
+    const ac_tensor *slope;  // AC_ACT_PRELU: one element
+    float scale;             // 0 stands for 1
+    const ac_tensor *residual;  // shaped like the output, or NULL
+    // then out = (out + add) - sub (shaped like the output, each optional; no slices)
+    const ac_tensor *add, *sub;
+} ac_conv_opts;
+ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
+                           const ac_conv_opts *o, ac_tensor *into, int c0);
+// Copies src (N, C, H, W) into channels [c0, c0 + C) of dst; returns dst. Inference only, as
+// ac_conv2d_fused.
+ac_tensor *ac_copy_into(ac_graph *g, ac_tensor *src, ac_tensor *dst, int c0);
+// Whether a fused op may be used for these tensors on this graph (nothing to record).
+bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n);
 // Reflection padding (PyTorch ReflectionPad2d); each pad must be < the side it pads.
 ac_tensor *ac_reflection_pad(ac_graph *g, ac_tensor *x, int top, int bottom, int left, int right);
 ac_tensor *ac_relu(ac_graph *g, ac_tensor *x);

@@ -2,6 +2,9 @@
 #include <cblas.h>
 #include <omp.h>
 #include <pthread.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "backend/cpu/cpu_kernels.h"
 #include "core/common.h"
@@ -10,6 +13,8 @@ static const ac_backend cpu_backend = {
     .name = "cpu",
     .conv2d_forward = ac_cpu_conv2d_forward,
     .conv2d_backward = ac_cpu_conv2d_backward,
+    .conv2d_fused = ac_cpu_conv2d_fused,
+    .conv2d_fused_takes_add_sub = ac_cpu_conv2d_fused_takes_add_sub,
     .conv_transpose2d_forward = ac_cpu_conv_transpose2d_forward,
     .conv_transpose2d_backward = ac_cpu_conv_transpose2d_backward,
     .reflection_pad_forward = ac_cpu_reflection_pad_forward,
@@ -39,8 +44,20 @@ static const ac_backend cpu_backend = {
 // All threading goes through OpenMP: OpenBLAS runs single-threaded inside OpenMP work
 // splits (the conv drivers), because two thread pools spinning on the same cores slow each
 // other down several times over.
+//
+// Memory: activations and kernel workspaces of tens of MB are allocated and freed over and over.
+// glibc's default serves blocks above its mmap threshold (at most 32 MB) with fresh mappings
+// and returns freed heap tops to the system, so that each reuse pays page faults to zero
+// fresh pages (a quarter of a training step's time). The backend raises both thresholds once:
+// freed blocks stay in the heap for the next request.
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
+static void blas_single_thread(void) {
+    openblas_set_num_threads(1);
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 const ac_backend *ac_backend_cpu(void) {
     pthread_once(&blas_once, blas_single_thread);

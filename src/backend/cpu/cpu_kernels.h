@@ -10,6 +10,27 @@
 
 void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
                            float *y);
+void ac_cpu_conv2d_fused(const ac_fused_conv *c);
+bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode);
+// 3x3 stride-1 convolutions use the Winograd kernel (when its geometry fits) unless this turns
+// it off (benchmarks, tests).
+void ac_cpu_conv_set_winograd(bool on);
+// The backward passes (data and weight gradients) of 3x3 stride-1 convolutions by Winograd
+// (default on). Off, they take the direct and im2col + GEMM paths while the forward keeps
+// Winograd: Winograd's transforms amplify small perturbations of the upstream gradient about
+// ten times more, which shows where gradients of different batch splits are compared
+// (data-parallel training; see docs/performance.md).
+void ac_cpu_conv_set_winograd_backward(bool on);
+bool ac_cpu_conv_winograd_backward_on(void);
+bool ac_cpu_conv_winograd_fits(int kh, int kw, int stride, int h, int w, int pad,
+                               ac_pad_mode mode);
+// Direct (tap-sum) kernels of direct_conv.c for the other convolutions and the transposed
+// convolutions; turned off, those go through im2col + GEMM (benchmarks, tests).
+void ac_cpu_conv_set_direct(bool on);
+bool ac_cpu_conv_direct_on(void);
+void ac_cpu_direct_conv(const ac_fused_conv *c);
+// c->weight (cin, cout, kh, kw); zero padding only; output (oh, ow) of conv_transpose2d.
+void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad);
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
 void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/workspace.h"
 #include "core/common.h"
 
 // ---------------------------------------------------------------- im2col / col2im
@@ -142,9 +143,7 @@ static float *scratch(size_t threads, size_t rows, size_t cols) {
     size_t n, bytes;
     AC_ASSERT_MSG(ac_mul_size(threads * rows, cols, &n) && ac_mul_size(n, sizeof(float), &bytes),
                   "conv scratch size overflows");
-    float *p = ac_aligned_alloc(bytes ? bytes : sizeof(float));
-    AC_ASSERT_MSG(p != NULL, "out of memory for convolution scratch");
-    return p;
+    return ac_cpu_ws_alloc(bytes);
 }
 
 static bool is_pointwise(const ac_patch_geom *g) {
@@ -184,7 +183,7 @@ void ac_cpu_conv_unfold_gemm(const ac_patch_geom *g, int batch, int m, const flo
         ac_cpu_sgemm(false, false, m, p1 - p0, K, 1.0f, a, K, b, ldb, beta,
                      out + (size_t)n * out_stride + p0, P);
     }
-    ac_aligned_free(col);
+    ac_cpu_ws_free(col);
 }
 
 // Units (n, channel) split into one contiguous range per thread, so that each image channel
@@ -223,7 +222,7 @@ void ac_cpu_conv_gemm_fold(const ac_patch_geom *g, int batch, int m, const float
             u += c1 - c0;
         }
     }
-    ac_aligned_free(col);
+    ac_cpu_ws_free(col);
 }
 
 // Rows of dw (columns of the unfolded matrix) split over threads; each thread sums its rows
@@ -257,7 +256,7 @@ void ac_cpu_conv_weight_grad(const ac_patch_geom *g, int batch, int m, const flo
             }
         }
     }
-    ac_aligned_free(col);
+    ac_cpu_ws_free(col);
 }
 
 // ---------------------------------------------------------------- bias

@@ -1,0 +1,408 @@
+// direct_conv.c: direct convolution and transposed convolution for the shapes Winograd does
+// not take (strides, 1x1, 4x4, 11x11), without unfolding patches into a matrix.
+//
+// Both are written as sums over "taps": output lane j (of a flattened grid of rows of
+// `rowlen` lanes) is sum_t w_t * src[j + off_t], so one register-blocked kernel (CB output
+// channels x NV vectors of lanes, the weights of a tap broadcast, the source loaded whole
+// vectors at a time) serves every case:
+//   - convolution, stride s: the padded input (reflection or zeros) is split into its s x s
+//     phases, P[ci][py][px][Y][X] = xpad[s Y + py][s X + px]; output (oy, ox) is then
+//     sum over (ci, ky, kx) of w * P[ci][ky % s][kx % s][oy + ky / s][ox + kx / s], lane
+//     j = oy Ws + ox with Ws the phase width, offset (ky / s) Ws + kx / s. A 1x1 stride-1
+//     convolution without padding reads x in place.
+//   - transposed convolution, stride s: output phase (a, b), y[s Y + a][s X + b], is a
+//     stride-1 correlation of the zero-padded input with the taps ky = a + pad (mod s),
+//     kx = b + pad (mod s), at input offset ((a + pad - ky) / s, (b + pad - kx) / s).
+// Lanes past the end of a grid row (X >= the phase width) are computed and thrown away.
+// Work items are (image, phase, block of lanes, block of output channels), each output
+// element computed by one thread in a fixed order: results do not depend on the threads.
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/im2col.h"
+#include "backend/cpu/simd.h"
+#include "backend/cpu/workspace.h"
+#include "core/common.h"
+
+#define VL AC_VL
+#if AC_VL >= 16
+#define CB 8
+#else
+#define CB 4
+#endif
+#define NV 2
+#define NVL (NV * VL)
+#define JBLOCK (8 * NVL)  // lanes per work item
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------- the tap kernel
+
+// acc[r][v] = sum_t w[t CB + r] src[off[t] + v VL + lane]. The taps read dozens of streams
+// at once, more than the hardware prefetchers follow: each tap prefetches what the call two
+// blocks of lanes later will read.
+#define PREFETCH_AHEAD (4 * NVL)
+#define PREFETCH_LEVEL 2  // into L2: the taps' streams alias in the small L1 sets
+static inline void tap_kernel(int ntap, const float *src, const ptrdiff_t *off, const float *w,
+                              ac_vf acc[CB][NV], bool prefetch) {
+    for (int r = 0; r < CB; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = ac_vsplat(0.0f);
+    for (int t = 0; t < ntap; t++) {
+        const float *p = src + off[t];
+        if (prefetch)
+            for (int v = 0; v < NV; v++)
+                __builtin_prefetch(p + PREFETCH_AHEAD + v * VL, 0, PREFETCH_LEVEL);
+        ac_vf x[NV];
+        for (int v = 0; v < NV; v++) x[v] = ac_vload(p + v * VL);
+        for (int r = 0; r < CB; r++) {
+            const ac_vf b = ac_vsplat(w[t * CB + r]);
+            for (int v = 0; v < NV; v++) acc[r][v] = ac_vfma(b, x[v], acc[r][v]);
+        }
+    }
+}
+
+// One grid of lanes: the source of one image, its taps, and where the lanes go.
+typedef struct grid {
+    int ntap;
+    const ptrdiff_t *off;  // per tap, from the source
+    const float *wp;       // [ncb][ntap][CB]
+    const float *src;
+    size_t avail;          // floats readable from src (reads past it go through a copy)
+    ptrdiff_t max_off;
+    int rowlen, rows, cols;  // lane j = Y rowlen + X is output (Y, X) when X < cols, Y < rows
+    size_t yrs, ycs, yorg;   // ... stored at Y yrs + X ycs + yorg within the output channel
+} grid;
+
+// dst = residual + scale * act(v + bias)
+static inline float finish(const ac_conv_epilogue *ep, float v, float bias, const float *res) {
+    v += bias;
+    if (ep->act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+    else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
+    if (ep->scale != 1.0f) v *= ep->scale;
+    if (res) v += *res;
+    return v;
+}
+
+// Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
+// one image; oplane floats per channel). `tmp` holds ntap NVL + CB NVL floats.
+static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
+                      const float *res, size_t oplane, float *tmp) {
+    ac_vf acc[CB][NV];
+    const float *wp = d->wp + (size_t)cb * d->ntap * CB;
+    if ((size_t)(j0 + d->max_off + NVL) <= d->avail) {
+        // (prefetches are hints: past the end of the source they do no harm)
+        tap_kernel(d->ntap, d->src + j0, d->off, wp, acc, true);
+    } else {  // near the end of the source: copy the readable lanes of each tap, zeros after
+        ptrdiff_t *off = (ptrdiff_t *)(tmp + (size_t)CB * NVL);
+        float *lanes = (float *)(off + d->ntap);
+        for (int t = 0; t < d->ntap; t++) {
+            const long at = j0 + d->off[t];
+            const long have = AC_MAX(0L, AC_MIN((long)NVL, (long)d->avail - at));
+            memcpy(lanes + (size_t)t * NVL, d->src + at, (size_t)have * sizeof(float));
+            memset(lanes + (size_t)t * NVL + have, 0, (size_t)(NVL - have) * sizeof(float));
+            off[t] = (ptrdiff_t)t * NVL;
+        }
+        tap_kernel(d->ntap, lanes, off, wp, acc, false);
+    }
+    // bias, activation and scale in registers; the residual below, at the output positions
+    const ac_conv_epilogue *ep = &c->ep;
+    const int nco = AC_MIN(CB, c->cout - cb * CB);
+    const ac_vf zero = ac_vsplat(0.0f);
+    for (int r = 0; r < nco; r++) {
+        const ac_vf bias = ac_vsplat(ep->bias ? ep->bias[cb * CB + r] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            ac_vf x = acc[r][v] + bias;
+            if (ep->act == AC_ACT_RELU) x = ac_vselect(x > zero, x, zero);
+            else if (ep->act == AC_ACT_PRELU) x = ac_vselect(x > zero, x, x * ep->slope);
+            if (ep->scale != 1.0f) x *= ep->scale;
+            ac_vstore(tmp + r * NVL + v * VL, x);
+        }
+    }
+    // The runs of lanes that land in one output row (the same for every output channel).
+    int run_l[NVL], run_n[NVL], nrun = 0;
+    size_t run_at[NVL];
+    for (int l = 0; l < NVL;) {
+        const long j = j0 + l;
+        const int Y = (int)(j / d->rowlen), X = (int)(j % d->rowlen);
+        const int run = AC_MIN(NVL - l, d->rowlen - X);
+        if (Y >= d->rows) break;
+        const int n = AC_MIN(run, d->cols - X);
+        if (n > 0) {
+            run_l[nrun] = l;
+            run_n[nrun] = n;
+            run_at[nrun++] = (size_t)Y * d->yrs + (size_t)X * d->ycs + d->yorg;
+        }
+        l += run;
+    }
+    for (int r = 0; r < nco; r++) {
+        float *yc = y + (size_t)(cb * CB + r) * oplane;
+        const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
+        const float *src = tmp + r * NVL;
+        for (int k = 0; k < nrun; k++) {
+            const float *s = src + run_l[k];
+            float *dst = yc + run_at[k];
+            const int n = run_n[k];
+            if (d->ycs == 1) {
+                if (rc) {
+                    const float *rr = rc + run_at[k];
+                    for (int i = 0; i < n; i++) dst[i] = s[i] + rr[i];
+                } else {
+                    memcpy(dst, s, (size_t)n * sizeof(float));
+                }
+            } else {
+                const size_t st = d->ycs;
+                if (rc) {
+                    const float *rr = rc + run_at[k];
+                    for (int i = 0; i < n; i++) dst[i * st] = s[i] + rr[i * st];
+                } else {
+                    for (int i = 0; i < n; i++) dst[i * st] = s[i];
+                }
+            }
+        }
+    }
+}
+
+// Weights w (for each tap t: w[co * co_stride + wsrc[t]]) packed as [ncb][ntap][CB].
+static float *pack_weights(const float *w, int cout, size_t co_stride, const size_t *wsrc,
+                           int ntap) {
+    const int ncb = ceil_div(cout, CB);
+    float *wp = ac_cpu_ws_alloc((size_t)ncb * ntap * CB * sizeof(float));
+    for (int cb = 0; cb < ncb; cb++)
+        for (int t = 0; t < ntap; t++)
+            for (int r = 0; r < CB; r++) {
+                const int co = cb * CB + r;
+                wp[((size_t)cb * ntap + t) * CB + r] = co < cout ? w[co * co_stride + wsrc[t]] : 0.0f;
+            }
+    return wp;
+}
+
+static ptrdiff_t max_of(const ptrdiff_t *v, int n) {
+    ptrdiff_t m = 0;
+    for (int i = 0; i < n; i++) m = AC_MAX(m, v[i]);
+    return m;
+}
+
+// ---------------------------------------------------------------- convolution
+
+static inline int map_coord(int v, int n, ac_pad_mode mode) {
+    if (v >= 0 && v < n) return v;
+    if (mode == AC_PAD_ZERO || v < -(n - 1) || v > 2 * (n - 1)) return -1;
+    return v < 0 ? -v : 2 * (n - 1) - v;
+}
+
+void ac_cpu_direct_conv(const ac_fused_conv *c) {
+    const int s = c->stride, pad = c->pad, kh = c->kh, kw = c->kw;
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && s >= 1 && pad >= 0);
+    AC_ASSERT(c->mode == AC_PAD_ZERO || (pad < c->h && pad < c->w));
+    const int oh = (c->h + 2 * pad - kh) / s + 1, ow = (c->w + 2 * pad - kw) / s + 1;
+    AC_ASSERT(oh > 0 && ow > 0);
+    const bool in_place = s == 1 && pad == 0;
+    const int hp = c->h + 2 * pad, wpd = c->w + 2 * pad;
+    const int hs = in_place ? c->h : ceil_div(hp, s), ws = in_place ? c->w : ceil_div(wpd, s);
+    const int nph = s * s;
+    // phase planes: hs ws floats, plus slack so that the last lanes of a row read in bounds
+    const size_t plane = in_place ? (size_t)c->h * c->w
+                                  : ((size_t)hs * ws + (size_t)ws + NVL + 15) / 16 * 16;
+    const size_t img = in_place ? c->x_batch : (size_t)c->cin * nph * plane;
+    const int ntap = c->cin * kh * kw;
+    ptrdiff_t *off = malloc((size_t)ntap * sizeof *off);
+    size_t *wsrc = malloc((size_t)ntap * sizeof *wsrc);
+    AC_ASSERT_MSG(off && wsrc, "out of memory for convolution taps");
+    for (int ci = 0, t = 0; ci < c->cin; ci++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++, t++) {
+                off[t] = (ptrdiff_t)((size_t)(ci * nph + (ky % s) * s + kx % s) * plane) +
+                         (ptrdiff_t)(ky / s) * ws + kx / s;
+                wsrc[t] = ((size_t)ci * kh + ky) * kw + kx;
+            }
+    float *wp = pack_weights(c->weight, c->cout, (size_t)c->cin * kh * kw, wsrc, ntap);
+    const int T = ac_cpu_conv_threads();
+    float *src = NULL;
+    if (!in_place) {  // the padded, phase-split input of every image
+        src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
+        const long long rows = (long long)c->n * c->cin * nph * hs;
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && rows * ws > 65536)
+        for (long long it = 0; it < rows; it++) {
+            const int Y = (int)(it % hs), ph = (int)(it / hs % nph);
+            const int ci = (int)(it / ((long long)hs * nph) % c->cin), n = (int)(it / ((long long)hs * nph * c->cin));
+            const int py = ph / s, px = ph % s;
+            float *dst = src + (size_t)n * img + (size_t)(ci * nph + ph) * plane + (size_t)Y * ws;
+            const int yy = s * Y + py;
+            const int sy = yy < hp ? map_coord(yy - pad, c->h, c->mode) : -1;
+            if (sy < 0) {
+                memset(dst, 0, (size_t)ws * sizeof(float));
+            } else {
+                const float *row = c->x + (size_t)n * c->x_batch + ((size_t)ci * c->h + sy) * c->w;
+                // columns X with s X + px - pad inside the row: lo <= X < hi; edges mapped
+                const int lo = AC_MIN(ws, ceil_div(AC_MAX(0, pad - px), s));
+                const int hi = AC_MAX(lo, AC_MIN(ws, ceil_div(c->w + pad - px, s)));
+                for (int X = 0; X < lo; X++) {
+                    const int sx = map_coord(s * X + px - pad, c->w, c->mode);
+                    dst[X] = sx >= 0 ? row[sx] : 0.0f;
+                }
+                const float *from = row + (s * lo + px - pad);
+                if (s == 1) memcpy(dst + lo, from, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int X = lo; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];
+                for (int X = hi; X < ws; X++) {
+                    const int xx = s * X + px;
+                    const int sx = xx < wpd ? map_coord(xx - pad, c->w, c->mode) : -1;
+                    dst[X] = sx >= 0 ? row[sx] : 0.0f;
+                }
+            }
+            if (Y == hs - 1)  // the slack after the plane
+                memset(dst + ws, 0, (plane - (size_t)hs * ws) * sizeof(float));
+        }
+    }
+    const grid d = {.ntap = ntap, .off = off, .wp = wp, .avail = in_place ? (size_t)c->cin * c->h * c->w : img,
+                    .max_off = max_of(off, ntap), .rowlen = ws, .rows = oh, .cols = ow,
+                    .yrs = (size_t)ow, .ycs = 1, .yorg = 0};
+    const size_t oplane = (size_t)oh * ow;
+    const long lanes = (long)(oh - 1) * ws + ow;
+    const int nblk = (int)((lanes + JBLOCK - 1) / JBLOCK), ncb = ceil_div(c->cout, CB);
+    const long long items = (long long)c->n * nblk * ncb;
+    float *scratch = ac_cpu_ws_alloc((size_t)T * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2)) * sizeof(float));
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *tmp = scratch + (size_t)omp_get_thread_num() * ((size_t)CB * NVL + (size_t)ntap * (NVL + 2));
+#pragma omp for schedule(dynamic, 1)
+        for (long long it = 0; it < items; it++) {
+            const int n = (int)(it / ((long long)nblk * ncb)), blk = (int)(it / ncb % nblk);
+            const int cb = (int)(it % ncb);
+            grid g = d;
+            g.src = in_place ? c->x + (size_t)n * c->x_batch : src + (size_t)n * img;
+            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
+            const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
+            for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
+                run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, res, oplane, tmp);
+        }
+    }
+    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(src);
+    ac_cpu_ws_free(wp);
+    free(off);
+    free(wsrc);
+}
+
+// ---------------------------------------------------------------- transposed convolution
+
+void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
+    const int s = c->stride, pad = c->pad, kh = c->kh, kw = c->kw;
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && s >= 1 && pad >= 0);
+    AC_ASSERT(c->mode == AC_PAD_ZERO && out_pad >= 0 && out_pad < s);
+    const int oh = (c->h - 1) * s - 2 * pad + kh + out_pad;
+    const int ow = (c->w - 1) * s - 2 * pad + kw + out_pad;
+    AC_ASSERT(oh > 0 && ow > 0);
+    // Input offsets of the taps: dy = (a + pad - ky) / s over phases a and taps ky.
+    int dymin = 0, dymax = 0, dxmin = 0, dxmax = 0;
+    for (int a = 0; a < s; a++)
+        for (int k = 0; k < AC_MAX(kh, kw); k++) {
+            const int q = a + pad - k;
+            if (q % s) continue;
+            if (k < kh) dymin = AC_MIN(dymin, q / s), dymax = AC_MAX(dymax, q / s);
+            if (k < kw) dxmin = AC_MIN(dxmin, q / s), dxmax = AC_MAX(dxmax, q / s);
+        }
+    const int rows_max = ceil_div(oh, s), cols_max = ceil_div(ow, s);
+    const int mt = -dymin, ml = -dxmin;
+    const int mb = AC_MAX(0, rows_max - 1 + dymax - (c->h - 1));
+    const int mr = AC_MAX(0, cols_max - 1 + dxmax - (c->w - 1));
+    const int hq = c->h + mt + mb, wq = c->w + ml + mr;
+    const size_t plane = ((size_t)hq * wq + (size_t)wq + NVL + 15) / 16 * 16;
+    const size_t img = (size_t)c->cin * plane;
+    const int T = ac_cpu_conv_threads();
+    float *src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
+    const long long prow = (long long)c->n * c->cin;
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && prow * plane > 65536)
+    for (long long it = 0; it < prow; it++) {
+        float *dst = src + (size_t)it * plane;
+        const float *x = c->x + (size_t)(it / c->cin) * c->x_batch + (size_t)(it % c->cin) * c->h * c->w;
+        memset(dst, 0, plane * sizeof(float));
+        for (int y = 0; y < c->h; y++)
+            memcpy(dst + (size_t)(y + mt) * wq + ml, x + (size_t)y * c->w, (size_t)c->w * sizeof(float));
+    }
+    // The s x s phases: taps, offsets, packed weights. Weight (ci, co, ky, kx).
+    const int nph = s * s, ncb = ceil_div(c->cout, CB);
+    grid *gs = calloc((size_t)nph, sizeof *gs);
+    int maxtap = 0;
+    AC_ASSERT_MSG(gs != NULL, "out of memory for convolution taps");
+    for (int ph = 0; ph < nph; ph++) {
+        const int a = ph / s, b = ph % s;
+        grid *g = &gs[ph];
+        ptrdiff_t *off = malloc((size_t)c->cin * kh * kw * sizeof *off + 1);
+        size_t *wsrc = malloc((size_t)c->cin * kh * kw * sizeof *wsrc + 1);
+        AC_ASSERT_MSG(off && wsrc, "out of memory for convolution taps");
+        int t = 0;
+        for (int ci = 0; ci < c->cin; ci++)
+            for (int ky = 0; ky < kh; ky++) {
+                if ((a + pad - ky) % s) continue;
+                for (int kx = 0; kx < kw; kx++) {
+                    if ((b + pad - kx) % s) continue;
+                    const int dy = (a + pad - ky) / s, dx = (b + pad - kx) / s;
+                    off[t] = (ptrdiff_t)((size_t)ci * plane) + (ptrdiff_t)(dy + mt) * wq + dx + ml;
+                    wsrc[t] = (size_t)ci * c->cout * kh * kw + (size_t)ky * kw + kx;
+                    t++;
+                }
+            }
+        g->ntap = t;
+        g->off = off;
+        g->wp = pack_weights(c->weight, c->cout, (size_t)kh * kw, wsrc, t);
+        free(wsrc);
+        g->avail = img;
+        g->max_off = max_of(off, t);
+        g->rowlen = wq;
+        g->rows = a < oh ? ceil_div(oh - a, s) : 0;
+        g->cols = b < ow ? ceil_div(ow - b, s) : 0;
+        g->yrs = (size_t)s * ow;
+        g->ycs = (size_t)s;
+        g->yorg = (size_t)a * ow + b;
+        maxtap = AC_MAX(maxtap, t);
+    }
+    const size_t oplane = (size_t)oh * ow;
+    const long lanes = (long)(rows_max - 1) * wq + cols_max;
+    const int nblk = (int)((lanes + JBLOCK - 1) / JBLOCK);
+    const long long items = (long long)c->n * nph * nblk * ncb;
+    const size_t per_thread = (size_t)CB * NVL + (size_t)maxtap * (NVL + 2);
+    float *scratch = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *tmp = scratch + (size_t)omp_get_thread_num() * per_thread;
+        // dynamic: the phases of a kernel not divisible by the stride differ in taps
+#pragma omp for schedule(dynamic, 1)
+        for (long long it = 0; it < items; it++) {
+            const int cb = (int)(it % ncb), blk = (int)(it / ncb % nblk);
+            const int ph = (int)(it / ((long long)ncb * nblk) % nph);
+            const int n = (int)(it / ((long long)ncb * nblk * nph));
+            grid g = gs[ph];
+            if (g.ntap == 0 || g.rows == 0 || g.cols == 0) continue;  // no taps: bias only, below
+            g.src = src + (size_t)n * img;
+            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
+            const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
+            for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
+                run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, res, oplane, tmp);
+        }
+    }
+    // Phases without taps (kernel smaller than the stride) get the epilogue of a zero sum.
+    for (int ph = 0; ph < nph; ph++) {
+        const grid *g = &gs[ph];
+        if (g->ntap > 0) continue;
+        for (int n = 0; n < c->n; n++)
+            for (int co = 0; co < c->cout; co++) {
+                float *yc = c->y + (size_t)n * c->y_batch + (size_t)co * oplane;
+                const float *rc = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch + (size_t)co * oplane : NULL;
+                const float bias = c->ep.bias ? c->ep.bias[co] : 0.0f;
+                for (int Y = 0; Y < g->rows; Y++)
+                    for (int X = 0; X < g->cols; X++) {
+                        const size_t at = (size_t)Y * g->yrs + (size_t)X * g->ycs + g->yorg;
+                        yc[at] = finish(&c->ep, 0.0f, bias, rc ? rc + at : NULL);
+                    }
+            }
+    }
+    for (int ph = 0; ph < nph; ph++) {
+        free((void *)gs[ph].off);
+        ac_cpu_ws_free((void *)gs[ph].wp);
+    }
+    free(gs);
+    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(src);
+}

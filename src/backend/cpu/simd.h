@@ -1,0 +1,60 @@
+// simd.h: a portable float vector for the hand-blocked CPU kernels (GCC/Clang vector
+// extensions). AC_VL floats per vector: 16 when the compiler targets AVX-512, 8 with AVX, else
+// 4 (SSE, or whatever the target has; the compiler lowers the operations). Loads and stores go through
+// memcpy, so pointers need no alignment; ac_vfma uses a fused multiply-add instruction when the
+// target has one (ISO C mode does not contract a * b + c by itself).
+#ifndef AC_SIMD_H
+#define AC_SIMD_H
+
+#include <string.h>
+
+#if defined(__AVX512F__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+#define AC_VL 16
+#elif defined(__AVX__)
+#define AC_VL 8
+#else
+#define AC_VL 4
+#endif
+
+typedef float ac_vf __attribute__((vector_size(AC_VL * sizeof(float))));
+typedef int ac_vi __attribute__((vector_size(AC_VL * sizeof(int))));
+
+static inline ac_vf ac_vload(const float *p) {
+    ac_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void ac_vstore(float *p, ac_vf v) { memcpy(p, &v, sizeof v); }
+static inline ac_vf ac_vsplat(float s) {
+#if defined(__AVX512F__)
+    return (ac_vf)_mm512_set1_ps(s);
+#elif defined(__AVX__)
+    return (ac_vf)_mm256_set1_ps(s);
+#else
+    ac_vf v;
+    for (int i = 0; i < AC_VL; i++) v[i] = s;
+    return v;
+#endif
+}
+
+// a * b + c
+static inline ac_vf ac_vfma(ac_vf a, ac_vf b, ac_vf c) {
+#if defined(__AVX512F__)
+    return (ac_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__FMA__) && defined(__AVX__)
+    return (ac_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+
+// Lane-wise select: m ? a : b, m from a vector comparison (all bits set or clear per lane).
+static inline ac_vf ac_vselect(ac_vi m, ac_vf a, ac_vf b) {
+    return (ac_vf)((m & (ac_vi)a) | (~m & (ac_vi)b));
+}
+
+#endif

@@ -1,0 +1,450 @@
+// winograd.c: F(4x4, 3x3) Winograd convolution (see winograd.h).
+//
+// Matrices (points 0, 1, -1, 2, -2 and infinity):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Transformed index xi = 6 r + c for row r and column c of the 6x6 tile.
+//
+// Three steps, with tiles along the vector lanes:
+//   1. input transform: for each tile row and input channel, six input rows (padding applied
+//      at the edges) are transformed down the columns (B^T, vectors along x), split into the
+//      four column phases x mod 4 (vector shuffles) and transformed along the rows, giving
+//      V[xi][ci][tile];
+//   2. multiply: M[co][xi][tile] = sum over ci of U[xi][co][ci] V[xi][ci][tile];
+//   3. output transform: A^T M A per tile, the four column phases interleaved back into
+//      contiguous output rows, the epilogue applied, stored.
+// Two schedules:
+//   - blocked (many tiles, few output channels: the high-resolution layers): work items
+//     (image, block of tiles, block of output channels) run the three steps on scratch that
+//     stays in the core's cache; the multiply by a register-blocked kernel (CB output
+//     channels x 1..3 vectors of tiles) over U packed as [xi][co / CB][ci][CB];
+//   - whole (few tiles or many output channels): V of every tile up front (all images side by
+//     side), shared by the items, which then run the multiply and the output transform.
+// Both run the same arithmetic for every tile, so results do not depend on the schedule, on
+// the other images of a batch or on the thread count. U is computed once per call.
+#include "backend/cpu/winograd.h"
+#include "backend/cpu/winograd_internal.h"
+
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/im2col.h"
+#include "backend/cpu/simd.h"
+#include "backend/cpu/workspace.h"
+#include "core/common.h"
+
+// ---------------------------------------------------------------- plan
+
+#define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
+
+static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole (tests)
+
+void ac_cpu_wino_force_schedule(int schedule) { forced_schedule = schedule; }
+
+static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->oh = c->h + 2 * c->pad - 2;
+    p->ow = c->w + 2 * c->pad - 2;
+    p->th = ceil_div(p->oh, 4);
+    p->tw = ceil_div(p->ow, 4);
+    p->ntile = p->th * p->tw;
+    p->ncb = ceil_div(c->cout, CB);
+    const int cout_p = p->ncb * CB;
+    p->nck = ceil_div(c->cin, CHUNK_IN);
+    p->ck = ceil_div(c->cin, p->nck);
+    p->cok = AC_MIN(cout_p, CHUNK_OUT);
+    // Whole when the blocks of output channels would each transform the input again, or
+    // the tiles are few; and V fits the budget. Both schedules run the same arithmetic for
+    // every tile (the same kernel, the same chunks of input channels): the choice, which
+    // depends on the batch, never changes a result, and an image's output does not depend on
+    // the other images of the batch.
+    const long long all = (long long)c->n * p->ntile;
+    const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
+    const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
+    p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_MAX;
+    if (forced_schedule) p->whole = forced_schedule == 2;
+    p->lanes = p->whole ? (int)all : p->ntile;
+    // Tiles per block: M (and V when blocked) of an item within the scratch budget.
+    const size_t per_tile =
+        (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
+    int tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
+    tb = AC_MAX(tb, LANES);
+    tb = AC_MIN(tb, 8 * LANES);
+    tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
+    // Enough items to keep every thread busy: smaller output-channel blocks, then smaller
+    // tile blocks.
+    const int images = p->whole ? 1 : c->n;
+    for (;;) {
+        p->nblk = ceil_div(p->lanes, tb);
+        p->ncoc = ceil_div(cout_p, p->cok);
+        long long items = (long long)images * p->nblk * p->ncoc;
+        if (items >= 4LL * threads) break;
+        if (p->cok > 2 * CB) p->cok = ceil_div(p->cok / 2, CB) * CB;
+        else if (tb > LANES) tb -= LANES;
+        else break;
+    }
+    p->tb = tb;
+    p->tbs = tb + VL;
+    p->items = images * p->nblk * p->ncoc;
+    p->vtbs = p->whole ? all_tbs : p->tbs;
+    p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
+    p->mcs = odd_lines(NXI, p->tbs);
+    p->rowlen = 4 * VL * ceil_div(p->whole ? p->tw : AC_MIN(tb, p->tw), VL) + 2 * VL;
+    p->v_floats = p->whole ? 0 : p->vxs * NXI;
+    p->m_floats = p->mcs * p->cok;
+    p->thread_floats = p->v_floats + p->m_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
+}
+
+// ---------------------------------------------------------------- weights
+
+// o = G g for the 3 taps g of one kernel row or column, VL output channels at a time.
+static inline void g3(const ac_vf g[3], ac_vf o[6]) {
+    const ac_vf s = g[0] + g[2];
+    o[0] = g[0] * 0.25f;
+    o[1] = (s + g[1]) * (-1.0f / 6.0f);
+    o[2] = (s - g[1]) * (-1.0f / 6.0f);
+    const ac_vf a = g[0] * (1.0f / 24.0f) + g[2] * (1.0f / 6.0f), b = g[1] * (1.0f / 12.0f);
+    o[3] = a + b;
+    o[4] = a - b;
+    o[5] = g[2];
+}
+
+#define WCHUNK 32  // input channels per piece of the blocked weight transform
+
+// v[xi] = (G g G^T)[xi] for the 3x3 taps g[3 a + b], lane by lane.
+static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
+    ac_vf t[6][3];
+    for (int b = 0; b < 3; b++) {  // down the columns: t[i][b] = sum_a G[i][a] g[a][b]
+        ac_vf col[3] = {g9[b], g9[3 + b], g9[6 + b]}, o[6];
+        g3(col, o);
+        for (int i = 0; i < 6; i++) t[i][b] = o[i];
+    }
+    for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
+}
+
+// U = (G g G^T)[xi] of every kernel (co, ci): U[xi][cb][ci][k] for co = cb CB + k (zero past
+// cout), by pieces of VL output channels (the lanes) and WCHUNK input channels gathered in a
+// local buffer and copied out in runs of WCHUNK CB floats.
+static void transform_weights(plan *p) {
+    const ac_fused_conv *c = p->c;
+    const int cin = c->cin, cout = c->cout, ncb = p->ncb, cout_p = ncb * CB;
+    const size_t n = (size_t)NXI * cout_p * cin;
+    p->u = ac_cpu_ws_alloc(n * sizeof(float));
+    float *u = p->u;
+    const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
+#pragma omp parallel for schedule(guided) if (n > 65536)
+    for (int it = 0; it < groups * pieces; it++) {
+        const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
+        const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, cout - cg);
+        const int nw = AC_MIN(VL, cout_p - cg);
+        float buf[NXI][WCHUNK][VL];
+        for (int ci = c0; ci < c1; ci++) {
+            float taps[9][VL];
+            memset(taps, 0, sizeof taps);
+            for (int k = 0; k < nk; k++) {
+                const float *src = c->weight + ((size_t)(cg + k) * cin + ci) * 9;
+                for (int j = 0; j < 9; j++) taps[j][k] = src[j];
+            }
+            ac_vf g9[9], v[NXI];
+            for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
+            transform_kernel(g9, v);
+            for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
+        }
+        for (int xi = 0; xi < NXI; xi++)
+            for (int k = 0; k < nw; k += CB) {  // CB divides VL and cout_p
+                float *dst = u + (((size_t)xi * ncb + (cg + k) / CB) * cin + c0) * CB;
+                for (int ci = 0; ci < c1 - c0; ci++) memcpy(dst + ci * CB, &buf[xi][ci][k], CB * sizeof(float));
+            }
+    }
+}
+
+// ---------------------------------------------------------------- input transform
+
+// For the tiles [t0, t1) of image xn and channels [c0, c1): v[xi * vxs + (ci - c0) * tbs +
+// (t - t0)] = V. `tr` holds 6 rows of p->rowlen floats.
+void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
+                             int c1, float *v, size_t vxs, size_t tbs) {
+    const ac_fused_conv *c = p->c;
+    const size_t plane = (size_t)c->h * c->w;
+    const int rl = p->rowlen;
+    const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
+    for (int t = t0; t < t1;) {
+        const int i = t / p->tw, ja = t % p->tw, nseg = AC_MIN(p->tw - ja, t1 - t);
+        const int lane0 = t - t0, nvt = ceil_div(nseg, VL);
+        // Columns xs .. xs + 4 nseg + 2 are needed, in whole vectors; the shuffles below read
+        // up to 4 VL nvt + VL, stale (finite) values past ncols that only reach unused lanes.
+        const int xs = 4 * ja - c->pad;
+        const int ncols = AC_MIN(4 * VL * nvt + VL, ceil_div(4 * nseg + 2, VL) * VL);
+        int ys[6];
+        for (int r = 0; r < 6; r++) ys[r] = map_coord(4 * i + r - c->pad, c->h, c->pad, c->mode);
+        for (int ci = c0; ci < c1; ci++) {
+            const float *src = xn + (size_t)ci * plane;
+            const float *row[6];
+            for (int r = 0; r < 6; r++) row[r] = ys[r] >= 0 ? src + (size_t)ys[r] * c->w : NULL;
+            for (int k = 0; k < ncols; k += VL) {  // down the columns
+                const int x = xs + k;
+                ac_vf d[6], o[6];
+                if (x >= 0 && x + VL <= c->w) {
+                    for (int r = 0; r < 6; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
+                } else {  // an edge: padding or past the image
+                    float tmp[6][VL];
+                    for (int l = 0; l < VL; l++) {
+                        const int m = map_coord(x + l, c->w, c->pad, c->mode);
+                        for (int r = 0; r < 6; r++) tmp[r][l] = row[r] && m >= 0 ? row[r][m] : 0.0f;
+                    }
+                    for (int r = 0; r < 6; r++) d[r] = ac_vload(tmp[r]);
+                }
+                bt6(d, o);
+                for (int r = 0; r < 6; r++) ac_vstore(tr + r * rl + k, o[r]);
+            }
+            float *vb = v + (size_t)(ci - c0) * tbs + lane0;
+            for (int r = 0; r < 6; r++) {  // along the rows, one tile per lane
+                const float *trr = tr + r * rl;
+                for (int q = 0; q < nvt; q++) {
+                    ac_vf d[6], o[6];
+                    deinterleave4(trr + 4 * VL * q, d);
+                    const ac_vf next = ac_vload(trr + 4 * VL * (q + 1));
+                    d[4] = __builtin_shuffle(d[0], next, sh0);
+                    d[5] = __builtin_shuffle(d[1], next, sh1);
+                    bt6(d, o);
+                    for (int k = 0; k < 6; k++) ac_vstore(vb + (6 * r + k) * vxs + VL * q, o[k]);
+                }
+            }
+        }
+        t += nseg;
+    }
+}
+
+// ---------------------------------------------------------------- multiply (blocked)
+
+// m[r][j] (+)= sum_c u[c][r] v[c][j], r < CB, j < nv vectors; u: (k, CB), v and m: rows of
+// stride vs / ms floats.
+#define DEFINE_MICRO(name, nv)                                                               \
+    static inline void name(int k, const float *u, const float *v, size_t vs, float *m,     \
+                            size_t ms, bool add) {                                           \
+        ac_vf a[CB][nv];                                                                     \
+        for (int r = 0; r < CB; r++)                                                         \
+            for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL)       \
+                                                       : ac_vsplat(0.0f);                    \
+        for (int c = 0; c < k; c++) {                                                        \
+            ac_vf x[nv];                                                                     \
+            for (int j = 0; j < nv; j++) x[j] = ac_vload(v + c * vs + j * VL);               \
+            for (int r = 0; r < CB; r++) {                                                   \
+                const ac_vf b = ac_vsplat(u[c * CB + r]);                                    \
+                for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);            \
+            }                                                                                \
+        }                                                                                    \
+        for (int r = 0; r < CB; r++)                                                         \
+            for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);            \
+    }
+DEFINE_MICRO(micro_3, 3)
+DEFINE_MICRO(micro_2, 2)
+DEFINE_MICRO(micro_1, 1)
+
+// M[co - co0][xi][lane] (+)= U[xi][co][c0 .. c1) V[xi][..][lane] for nl vectors of lanes;
+// v: V at channel c0 and the first lane (rows of p->vtbs lanes, p->vxs floats per xi); m: M
+// at the first lane (rows of p->tbs lanes, p->mcs floats per output channel).
+static void multiply(const plan *p, const float *vs, float *ms, int c0, int c1, int co0,
+                     int nco, int nl, bool add) {
+    const int cin = p->c->cin, k = c1 - c0;
+    const size_t vt = (size_t)p->vtbs, mt = (size_t)p->tbs;
+    for (int xi = 0; xi < NXI; xi++) {
+        const float *v = vs + (size_t)xi * p->vxs;
+        for (int cb = co0 / CB; cb < (co0 + nco) / CB; cb++) {
+            const float *u = p->u + (((size_t)xi * p->ncb + cb) * cin + c0) * CB;
+            float *m = ms + (size_t)(cb * CB - co0) * p->mcs + (size_t)xi * mt;
+            int l = 0;
+            for (; l + 3 <= nl && NV3; l += 3) micro_3(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 2 <= nl; l += 2) micro_2(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l < nl; l++) micro_1(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- output transform
+
+// dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
+static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
+                       const float *res, const float *add, const float *sub, int n) {
+    const ac_vf vb = ac_vsplat(bias), vs = ac_vsplat(ep->scale), vslope = ac_vsplat(ep->slope);
+    const ac_vf zero = ac_vsplat(0.0f);
+    const bool scaled = ep->scale != 1.0f;
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        ac_vf v = ac_vload(src + i) + vb;
+        if (ep->act == AC_ACT_RELU) v = ac_vselect(v > zero, v, zero);
+        else if (ep->act == AC_ACT_PRELU) v = ac_vselect(v > zero, v, v * vslope);
+        if (scaled) v *= vs;
+        if (res) v += ac_vload(res + i);
+        if (add) v += ac_vload(add + i);
+        if (sub) v -= ac_vload(sub + i);
+        ac_vstore(dst + i, v);
+    }
+    for (; i < n; i++) {
+        float v = src[i] + bias;
+        if (ep->act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+        else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
+        if (scaled) v *= ep->scale;
+        if (res) v += res[i];
+        if (add) v += add[i];
+        if (sub) v -= sub[i];
+        dst[i] = v;
+    }
+}
+
+// Output channels [co0, co1) of image n for the tiles [t0, t1), from
+// m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 4 VL floats.
+static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
+                             int t0, int t1, int co0, int co1) {
+    const ac_fused_conv *c = p->c;
+    const ac_conv_epilogue *ep = &c->ep;
+    const size_t oplane = (size_t)p->oh * p->ow;
+    for (int t = t0; t < t1;) {
+        const int i = t / p->tw, ja = t % p->tw, nseg = AC_MIN(p->tw - ja, t1 - t);
+        const int lane0 = t - t0, nvt = ceil_div(nseg, VL);
+        const int nrow = AC_MIN(4, p->oh - 4 * i);
+        for (int co = co0; co < co1; co++) {
+            const float *mrow = m + (size_t)(co - co0) * p->mcs + lane0;
+            const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
+            float *yp = c->y + off;
+            const float *rp = ep->residual ? ep->residual + off : NULL;
+            const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
+            const float bias = ep->bias ? ep->bias[co] : 0.0f;
+            for (int q = 0; q < nvt; q++) {
+                ac_vf h[6][4];
+                for (int r = 0; r < 6; r++) {
+                    ac_vf mv[6];
+                    for (int k = 0; k < 6; k++) mv[k] = ac_vload(mrow + (6 * r + k) * tbs + VL * q);
+                    at6(mv, h[r]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    ac_vf col[6] = {h[0][k], h[1][k], h[2][k], h[3][k], h[4][k], h[5][k]}, o[4];
+                    at6(col, o);
+                    for (int r = 0; r < 4; r++) h[r][k] = o[r];  // rows 0..3 now hold Y
+                }
+                const int x0 = 4 * (ja + VL * q);
+                const int ncol = AC_MIN(AC_MIN(4 * VL, p->ow - x0), 4 * (nseg - VL * q));
+                for (int r = 0; r < nrow; r++) {
+                    ac_vf row[4];
+                    interleave4(h[r], row);
+                    for (int k = 0; k < 4; k++) ac_vstore(tmp + k * VL, row[k]);
+                    const size_t at = (size_t)(4 * i + r) * p->ow + x0;
+                    finish_row(ep, bias, tmp, yp + at, rp ? rp + at : NULL, ap ? ap + at : NULL,
+                               sp ? sp + at : NULL, ncol);
+                }
+            }
+        }
+        t += nseg;
+    }
+}
+
+// ---------------------------------------------------------------- driver
+
+bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode) {
+    if (pad < 0 || pad > 2 || h + 2 * pad < 3 || w + 2 * pad < 3) return false;
+    if (mode == AC_PAD_REFLECT && (pad >= h || pad >= w)) return false;
+    return true;
+}
+
+static float *alloc_floats(size_t n, size_t count, bool zero) {
+    size_t bytes;
+    AC_ASSERT_MSG(ac_mul_size(n * sizeof(float), count, &bytes), "winograd scratch size overflows");
+    float *q = ac_cpu_ws_alloc(bytes);
+    if (zero) memset(q, 0, bytes);
+    return q;
+}
+
+static void run_blocked(const plan *p, int threads) {
+    const ac_fused_conv *c = p->c;
+    // Scratch zeroed: lanes past a block's last tile are read (never used); keep them finite.
+    float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
+    const int per_image = p->nblk * p->ncoc;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
+        float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < p->items; it++) {
+            const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
+            const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
+            const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+            const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+            for (int k = 0; k < p->nck; k++) {
+                const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
+                                (size_t)p->vtbs);
+                multiply(p, v, m, c0, c1, co0, nco, nl, k > 0);
+            }
+            output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
+        }
+    }
+    ac_cpu_ws_free(all);
+}
+
+// Tiles [t0, t1) of the lanes of all images (lane n ntile + t): the output transform image
+// by image, from m at lane t0.
+static void output_lanes(const plan *p, float *tmp, const float *m, int t0, int t1, int co0,
+                         int co1) {
+    for (int t = t0; t < t1;) {
+        const int n = t / p->ntile, a = t % p->ntile, b = AC_MIN(p->ntile, a + (t1 - t));
+        output_transform(p, tmp, m + (t - t0), (size_t)p->tbs, n, a, b, co0, co1);
+        t += b - a;
+    }
+}
+
+// V of every tile (all images along the lanes) up front, then the items (block of lanes,
+// block of output channels) as in run_blocked without the input transform.
+static void run_whole(const plan *p, int threads) {
+    const ac_fused_conv *c = p->c;
+    // Zeroed: lanes past the last tile are read (never used); keep them finite.
+    float *v = alloc_floats(p->vxs, NXI, true);
+    float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
+    // The input transform by chunks of 8 channels, each over all images in order: the vector
+    // stores of a row of tiles spill past its last tile into lanes that the next row
+    // overwrites (past the last image, into the padding lanes).
+    const int cch = ceil_div(c->cin, 8);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
+        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < cch; k++) {
+            const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+            for (int n = 0; n < c->n; n++)
+                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
+                                        v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
+                                        (size_t)p->vtbs);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < p->items; it++) {
+            const int blk = it / p->ncoc, coc = it % p->ncoc;
+            const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
+            const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+            const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+            for (int k = 0; k < p->nck; k++) {
+                const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+                multiply(p, v + (size_t)c0 * p->vtbs + t0, m, c0, c1, co0, nco, nl, k > 0);
+            }
+            output_lanes(p, tmp, m, t0, t1, co0, co1);
+        }
+    }
+    ac_cpu_ws_free(all);
+    ac_cpu_ws_free(v);
+}
+
+void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
+    AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
+                  "winograd: unsupported geometry");
+    const int threads = ac_cpu_conv_threads();
+    plan p;
+    make_plan(&p, c, threads);
+    transform_weights(&p);
+    if (p.whole) run_whole(&p, threads);
+    else run_blocked(&p, threads);
+    ac_cpu_ws_free(p.u);
+}

@@ -1,0 +1,30 @@
+// winograd.h: 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and
+// Gray 2016): each 4x4 output tile is A^T [(G g G^T) . (B^T d B)] A over a 6x6 input tile, so
+// the channel reduction becomes 36 products per tile instead of 144. The input may be
+// zero- or reflection-padded on the fly (no padded copy), may be a channel slice of a larger
+// tensor (batch strides), and the output passes through a fused epilogue (bias, activation,
+// scale, residual add) on its way to memory.
+//
+// Work is split over OpenMP threads by (image, block of tiles, block of output channels); each
+// output element is computed by one thread in a fixed order, so results do not depend on the
+// thread count. The arguments are those of the backend's fused convolution (backend.h).
+#ifndef AC_WINOGRAD_H
+#define AC_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend/backend.h"
+
+// Whether the kernel handles this geometry (pad 0..2, output at least 1x1).
+bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode);
+// c: kh = kw = 3, stride 1, a supported geometry.
+void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
+// dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
+// y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
+void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,
+                             float *dw);
+// Tests: 1 forces the blocked schedule, 2 the whole-layer one, 0 restores the automatic choice.
+void ac_cpu_wino_force_schedule(int schedule);
+
+#endif

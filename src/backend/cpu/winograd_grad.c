@@ -1,0 +1,179 @@
+// winograd_grad.c: the weight gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 4x4),
+// the dual of the forward F(4x4, 3x3) (winograd.c). The forward is bilinear,
+// y = A^T [(G g G^T) . (B^T d B)] A, so for an upstream gradient dy of a 4x4 output tile,
+//   dL/dg = G^T [(A dy A^T) . (B^T d B)] G
+// summed over the tiles: the 6x6 input tiles d are transformed exactly as in the forward, the
+// 4x4 dy tiles by A (6x4), and the sum over tiles of their products, for each of the 36
+// transformed positions, is a GEMM (cout x tiles) x (tiles x cin) with the long tile
+// dimension as its reduction, four times fewer multiply-adds than the direct sum over pixels.
+// The 6x6 sums are brought back to 3x3 by G^T . G.
+//
+// Work: per group of images (their tiles side by side), the input and dy transforms split over
+// channels, then one GEMM per transformed position (OpenBLAS, single-threaded, split over the
+// threads) accumulating over the groups in order; the result does not depend on the threads.
+#include <omp.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/im2col.h"
+#include "backend/cpu/winograd.h"
+#include "backend/cpu/winograd_internal.h"
+#include "backend/cpu/workspace.h"
+
+#define GROUP_BYTES (16.0 * (1 << 20))  // more would leave the last-level cache
+
+// o = A u for the 4 values u of a dy tile's column or row (A = (A^T)^T, 6x4).
+static inline void a4(const ac_vf u[4], ac_vf o[6]) {
+    const ac_vf s02 = u[0] + u[2], s13 = u[1] + u[3];
+    o[0] = u[0];
+    o[1] = s02 + s13;
+    o[2] = s02 - s13;
+    const ac_vf e = ac_vfma(ac_vsplat(4.0f), u[2], u[0]), f = ac_vfma(ac_vsplat(4.0f), u[3], u[1]);
+    o[3] = ac_vfma(ac_vsplat(2.0f), f, e);   // u0 + 2 u1 + 4 u2 + 8 u3
+    o[4] = ac_vfma(ac_vsplat(-2.0f), f, e);  // u0 - 2 u1 + 4 u2 - 8 u3
+    o[5] = u[3];
+}
+
+// For every tile of image dyn (channels [c0, c1) of dy, oh x ow):
+// out[xi * xs + (co - c0) * tbs + t] = (A dY A^T)[xi], dY the tile's 4x4 values (zero past the
+// edges). `tr` holds 6 rows of p->rowlen floats.
+static void dy_transform(const plan *p, float *tr, const float *dyn, int c0, int c1, float *out,
+                         size_t xs, size_t tbs) {
+    const int rl = p->rowlen, nvt = ceil_div(p->tw, VL), ncols = 4 * VL * nvt;
+    const size_t plane = (size_t)p->oh * p->ow;
+    for (int i = 0; i < p->th; i++) {
+        const int lane0 = i * p->tw;
+        for (int co = c0; co < c1; co++) {
+            const float *src = dyn + (size_t)co * plane;
+            const float *row[4];
+            for (int r = 0; r < 4; r++)
+                row[r] = 4 * i + r < p->oh ? src + (size_t)(4 * i + r) * p->ow : NULL;
+            for (int k = 0; k < ncols; k += VL) {  // down the columns
+                ac_vf u[4], o[6];
+                if (k + VL <= p->ow) {
+                    for (int r = 0; r < 4; r++) u[r] = row[r] ? ac_vload(row[r] + k) : ac_vsplat(0.0f);
+                } else {
+                    float tmp[4][VL];
+                    for (int r = 0; r < 4; r++)
+                        for (int l = 0; l < VL; l++) tmp[r][l] = row[r] && k + l < p->ow ? row[r][k + l] : 0.0f;
+                    for (int r = 0; r < 4; r++) u[r] = ac_vload(tmp[r]);
+                }
+                a4(u, o);
+                for (int r = 0; r < 6; r++) ac_vstore(tr + r * rl + k, o[r]);
+            }
+            float *ob = out + (size_t)(co - c0) * tbs + lane0;
+            for (int r = 0; r < 6; r++)  // along the rows, one tile per lane
+                for (int q = 0; q < nvt; q++) {
+                    ac_vf u[4], o[6];
+                    deinterleave4(tr + r * rl + 4 * VL * q, u);
+                    a4(u, o);
+                    for (int k = 0; k < 6; k++) ac_vstore(ob + (6 * r + k) * xs + VL * q, o[k]);
+                }
+        }
+    }
+}
+
+// o = G^T v for the 6 values v of a transformed column or row (G^T 3x6), lane by lane.
+static inline void gt6(const ac_vf v[6], ac_vf o[3]) {
+    const ac_vf s12 = v[1] + v[2], s34 = v[3] + v[4];
+    o[0] = ac_vfma(ac_vsplat(1.0f / 24.0f), s34, ac_vfma(ac_vsplat(-1.0f / 6.0f), s12, v[0] * 0.25f));
+    o[1] = ac_vfma(ac_vsplat(1.0f / 12.0f), v[3] - v[4], (v[2] - v[1]) * (1.0f / 6.0f));
+    o[2] = ac_vfma(ac_vsplat(1.0f / 6.0f), s34 - s12, v[5]);
+}
+
+void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,
+                             float *dw) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
+    AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
+                  "winograd: unsupported geometry");
+    plan p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.oh = c->h + 2 * c->pad - 2;
+    p.ow = c->w + 2 * c->pad - 2;
+    p.th = ceil_div(p.oh, 4);
+    p.tw = ceil_div(p.ow, 4);
+    p.ntile = p.th * p.tw;
+    p.rowlen = 4 * VL * ceil_div(p.tw, VL) + 2 * VL;
+    // Images per group: the tiles of a group are the lanes of one GEMM (a longer reduction);
+    // the transformed inputs and gradients of a group within GROUP_BYTES.
+    int per = c->n;
+    while (per > 1 && (double)NXI * (c->cin + c->cout) * per * p.ntile * sizeof(float) > GROUP_BYTES)
+        per--;
+    const int lanes_max = per * p.ntile, tbs = ceil_div(lanes_max, VL) * VL + VL;
+    const size_t xxs = odd_lines((size_t)c->cin, tbs), dxs = odd_lines((size_t)c->cout, tbs);
+    const size_t mxs = (size_t)c->cout * c->cin;
+    const int T = ac_cpu_conv_threads();
+    const size_t per_thread = 6 * (size_t)p.rowlen;
+    float *xh = ac_cpu_ws_alloc((size_t)NXI * xxs * sizeof(float));
+    float *dh = ac_cpu_ws_alloc((size_t)NXI * dxs * sizeof(float));
+    float *m = ac_cpu_ws_alloc((size_t)NXI * mxs * sizeof(float));
+    float *scratch = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
+    // The GEMMs read lanes [0, tiles of the group), all written; scratch rows: finite.
+    memset(scratch, 0, (size_t)T * per_thread * sizeof(float));
+    const int cch_in = ceil_div(c->cin, 8), cch_out = ceil_div(c->cout, 8);
+    for (int n0 = 0; n0 < c->n; n0 += per) {
+        const int n1 = AC_MIN(c->n, n0 + per), lanes = (n1 - n0) * p.ntile;
+#pragma omp parallel num_threads(T) if (T > 1)
+        {
+            float *tr = scratch + (size_t)omp_get_thread_num() * per_thread;
+            // By chunks of 8 channels, each over the group's images in order: the stores of
+            // an image's last row of tiles spill into the next image's lanes, written later.
+#pragma omp for schedule(dynamic, 1)
+            for (int k = 0; k < cch_in + cch_out; k++) {
+                for (int n = n0; n < n1; n++) {
+                    const size_t lane = (size_t)(n - n0) * p.ntile;
+                    if (k < cch_in) {
+                        const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+                        ac_wino_input_transform(&p, tr, c->x + (size_t)n * c->x_batch, 0, p.ntile,
+                                                c0, c1, xh + (size_t)c0 * tbs + lane, xxs,
+                                                (size_t)tbs);
+                    } else {
+                        const int c0 = 8 * (k - cch_in), c1 = AC_MIN(c->cout, c0 + 8);
+                        dy_transform(&p, tr, dy + (size_t)n * dy_batch, c0, c1,
+                                     dh + (size_t)c0 * tbs + lane, dxs, (size_t)tbs);
+                    }
+                }
+            }
+            // M[xi] (cout x cin) (+)= DY[xi] (cout x tiles) X[xi]^T (tiles x cin)
+#pragma omp for schedule(dynamic, 1)
+            for (int xi = 0; xi < NXI; xi++)
+                ac_cpu_sgemm(false, true, c->cout, c->cin, lanes, 1.0f, dh + (size_t)xi * dxs, tbs,
+                             xh + (size_t)xi * xxs, tbs, n0 > 0 ? 1.0f : 0.0f, m + (size_t)xi * mxs,
+                             c->cin);
+        }
+    }
+    // dw += G^T M G for every (co, ci), VL pairs per vector (M is [xi][pair]).
+    const long long pairs = (long long)c->cout * c->cin, groups = (pairs + VL - 1) / VL;
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && groups > 64)
+    for (long long gi = 0; gi < groups; gi++) {
+        const size_t p0 = (size_t)gi * VL;
+        const int nl = (int)AC_MIN((long long)VL, pairs - (long long)p0);
+        ac_vf v[NXI], t[3][6], w[3][3];
+        for (int xi = 0; xi < NXI; xi++) {
+            if (nl == VL) {
+                v[xi] = ac_vload(m + (size_t)xi * mxs + p0);
+            } else {
+                float tmp[VL] = {0};
+                memcpy(tmp, m + (size_t)xi * mxs + p0, (size_t)nl * sizeof(float));
+                v[xi] = ac_vload(tmp);
+            }
+        }
+        for (int j = 0; j < 6; j++) {  // down the columns: t[a][j] = sum_i G[i][a] v[i][j]
+            ac_vf col[6] = {v[j], v[6 + j], v[12 + j], v[18 + j], v[24 + j], v[30 + j]}, o[3];
+            gt6(col, o);
+            for (int a = 0; a < 3; a++) t[a][j] = o[a];
+        }
+        for (int a = 0; a < 3; a++) gt6(t[a], w[a]);  // along the rows
+        float out[9][VL];
+        for (int k = 0; k < 9; k++) ac_vstore(out[k], w[k / 3][k % 3]);
+        for (int l = 0; l < nl; l++) {
+            float *d = dw + (p0 + l) * 9;
+            for (int k = 0; k < 9; k++) d[k] += out[k][l];
+        }
+    }
+    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(m);
+    ac_cpu_ws_free(dh);
+    ac_cpu_ws_free(xh);
+}

@@ -1,0 +1,156 @@
+// winograd_internal.h: what the Winograd forward (winograd.c) and weight gradient
+// (winograd_grad.c) share: block sizes, the vector shuffles that split rows into the four
+// column phases of the tiles, the 1-D transforms, the plan of a call and the input transform.
+#ifndef AC_WINOGRAD_INTERNAL_H
+#define AC_WINOGRAD_INTERNAL_H
+
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/simd.h"
+#include "core/common.h"
+
+#define VL AC_VL
+#if AC_VL >= 16
+#define CB 8  // output channels per micro-kernel (rows of the register block); divides VL
+#else
+#define CB 4
+#endif
+#define NV 2          // vectors of tiles per micro-kernel (the unit of a block of tiles)
+#if AC_VL >= 16
+#define NV3 1         // 32 registers: CB x 3 accumulators fit
+#else
+#define NV3 0
+#endif
+#define LANES (VL * NV)
+#define NXI 36
+#define CHUNK_IN 64   // input channels transformed at a time
+#define CHUNK_OUT 64  // output channels per work item (at most)
+#define SCRATCH_BUDGET (256 * 1024)  // bytes of V and M per thread, about a share of L2
+
+// ---------------------------------------------------------------- shuffles
+
+#if AC_VL == 16
+#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+#define MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#elif AC_VL == 8
+#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
+#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15}
+#define MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#else
+#define MASK_EVEN {0, 2, 4, 6}
+#define MASK_ODD {1, 3, 5, 7}
+#define MASK_LO {0, 4, 1, 5}
+#define MASK_HI {2, 6, 3, 7}
+#endif
+
+// t[0 .. 4 VL) -> p[c][j] = t[4 j + c]
+static inline void deinterleave4(const float *t, ac_vf p[4]) {
+    const ac_vi ev = MASK_EVEN, od = MASK_ODD;
+    const ac_vf r0 = ac_vload(t), r1 = ac_vload(t + VL), r2 = ac_vload(t + 2 * VL),
+                r3 = ac_vload(t + 3 * VL);
+    const ac_vf e01 = __builtin_shuffle(r0, r1, ev), o01 = __builtin_shuffle(r0, r1, od);
+    const ac_vf e23 = __builtin_shuffle(r2, r3, ev), o23 = __builtin_shuffle(r2, r3, od);
+    p[0] = __builtin_shuffle(e01, e23, ev);
+    p[2] = __builtin_shuffle(e01, e23, od);
+    p[1] = __builtin_shuffle(o01, o23, ev);
+    p[3] = __builtin_shuffle(o01, o23, od);
+}
+
+// The inverse: r[0 .. 4) hold t[0 .. 4 VL) with t[4 j + c] = p[c][j].
+static inline void interleave4(const ac_vf p[4], ac_vf r[4]) {
+    const ac_vi lo = MASK_LO, hi = MASK_HI;
+    const ac_vf e01 = __builtin_shuffle(p[0], p[2], lo), e23 = __builtin_shuffle(p[0], p[2], hi);
+    const ac_vf o01 = __builtin_shuffle(p[1], p[3], lo), o23 = __builtin_shuffle(p[1], p[3], hi);
+    r[0] = __builtin_shuffle(e01, o01, lo);
+    r[1] = __builtin_shuffle(e01, o01, hi);
+    r[2] = __builtin_shuffle(e23, o23, lo);
+    r[3] = __builtin_shuffle(e23, o23, hi);
+}
+
+// ---------------------------------------------------------------- 1-D transforms
+
+// o = B^T d
+static inline void bt6(const ac_vf d[6], ac_vf o[6]) {
+    const ac_vf four = ac_vsplat(4.0f), mfour = ac_vsplat(-4.0f), mfive = ac_vsplat(-5.0f);
+    o[0] = ac_vfma(four, d[0], ac_vfma(mfive, d[2], d[4]));
+    const ac_vf t0 = ac_vfma(mfour, d[2], d[4]), t1 = ac_vfma(mfour, d[1], d[3]);
+    o[1] = t0 + t1;
+    o[2] = t0 - t1;
+    const ac_vf t2 = d[4] - d[2], t3 = (d[3] - d[1]) * 2.0f;
+    o[3] = t2 + t3;
+    o[4] = t2 - t3;
+    o[5] = ac_vfma(four, d[1], ac_vfma(mfive, d[3], d[5]));
+}
+
+// o = A^T m
+static inline void at6(const ac_vf m[6], ac_vf o[4]) {
+    const ac_vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    o[0] = m[0] + a + c;
+    o[1] = ac_vfma(ac_vsplat(2.0f), d, b);
+    o[2] = ac_vfma(ac_vsplat(4.0f), c, a);
+    o[3] = ac_vfma(ac_vsplat(8.0f), d, b) + m[5];
+}
+
+
+// ---------------------------------------------------------------- plan
+
+typedef struct plan {
+    const ac_fused_conv *c;
+    int oh, ow, th, tw, ntile;  // per image
+    bool whole;           // V of all tiles up front (else per item)
+    int lanes;            // whole: tiles of all images, n ntile; blocked: ntile
+    int vtbs;             // lanes per row of V: whole, all lanes rounded up + VL; else tb + VL
+    size_t vxs;           // floats per xi of V
+    int tb, tbs;          // tiles per block, lanes per row of M (tb + VL)
+    size_t mcs;           // floats per output channel of M
+    int ck, nck;          // input channels per chunk, number of chunks
+    int cok, ncoc;        // output channels per item (multiple of CB), number of such blocks
+    int ncb;              // output channel blocks of CB in all
+    int nblk, items;
+    int rowlen;           // floats per row of the column-transform buffer
+    size_t v_floats, m_floats, thread_floats;
+    float *u;             // blocked: [NXI][ncb][cin][CB]; whole: [NXI][cout][cin]
+} plan;
+
+static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// rows * tbs floats, plus one cache line when that makes the count of lines even: the kernels
+// walk the 36 transformed positions or the channels at this stride, and an odd number of
+// lines spreads them over every set of the L1 cache instead of a few.
+static inline size_t odd_lines(size_t rows, int tbs) {
+    size_t f = rows * (size_t)tbs, lines = f / 16;
+    return lines % 2 ? f : f + 16;
+}
+
+// Source index of coordinate v (of a side of length n) after padding, or -1 for a zero.
+static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
+    if (v < -pad || v >= n + pad) return -1;  // beyond the padded image: tile overhang
+    if (v >= 0 && v < n) return v;
+    if (mode == AC_PAD_ZERO) return -1;
+    return v < 0 ? -v : 2 * (n - 1) - v;
+}
+
+#if AC_VL == 16
+#define MASK_SHIFT0 {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+#define MASK_SHIFT1 {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17}
+#elif AC_VL == 8
+#define MASK_SHIFT0 {1, 2, 3, 4, 5, 6, 7, 8}
+#define MASK_SHIFT1 {1, 2, 3, 4, 5, 6, 7, 9}
+#else
+#define MASK_SHIFT0 {1, 2, 3, 4}
+#define MASK_SHIFT1 {1, 2, 3, 5}
+#endif
+
+// For the tiles [t0, t1) of image xn (tile t = row t / tw, column t % tw) and channels
+// [c0, c1): v[xi * vxs + (ci - c0) * tbs + (t - t0)] = (B^T d B)[xi] of the tile's 6x6 input
+// (padding applied). `tr` holds 6 rows of p->rowlen floats. Uses p->c (x geometry, padding),
+// p->tw and p->rowlen only. The vector stores of a row of tiles spill up to VL - 1 lanes past
+// its last tile (into lanes a later row overwrites, or padding).
+void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
+                             int c1, float *v, size_t vxs, size_t tbs);
+
+#endif

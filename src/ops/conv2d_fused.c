@@ -1,0 +1,67 @@
+// conv2d_fused.c: the fused inference convolution (ops.h, ac_conv2d_fused): padding, bias,
+// activation, scale and residual in one backend call (backend.h, ac_fused_conv). No backward:
+// the op refuses to run where a tape would need it.
+#include "ops/ops.h"
+
+bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
+    if (!ac_graph_recording(g)) return true;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->requires_grad) return false;
+    return true;
+}
+
+ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
+                           const ac_conv_opts *o, ac_tensor *into, int c0) {
+    AC_ASSERT_MSG(x->ndim == 4 && w->ndim == 4, "conv2d_fused: x and weight must be 4-D");
+    AC_ASSERT_MSG(w->shape[1] <= x->shape[1], "conv2d_fused: weight has more in-channels than x");
+    AC_ASSERT_MSG(o->stride >= 1 && o->pad >= 0, "conv2d_fused: bad stride or padding");
+    const int n = x->shape[0], cin = w->shape[1], h = x->shape[2], wd = x->shape[3];
+    const int cout = w->shape[0], kh = w->shape[2], kw = w->shape[3];
+    AC_ASSERT_MSG(o->mode == AC_PAD_ZERO || (o->pad < h && o->pad < wd),
+                  "conv2d_fused: reflection padding must be smaller than the input");
+    AC_ASSERT_MSG(h + 2 * o->pad >= kh && wd + 2 * o->pad >= kw,
+                  "conv2d_fused: kernel larger than the padded input");
+    const int oh = (h + 2 * o->pad - kh) / o->stride + 1, ow = (wd + 2 * o->pad - kw) / o->stride + 1;
+    AC_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == cout),
+                  "conv2d_fused: bias must have one value per output channel");
+    AC_ASSERT_MSG(o->act != AC_ACT_PRELU || (o->slope && ac_numel(o->slope) == 1),
+                  "conv2d_fused: PReLU needs a one-element slope");
+    ac_tensor *check[7] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual,
+                           (ac_tensor *)o->add, (ac_tensor *)o->sub};
+    AC_ASSERT_MSG(ac_fused_ok(g, check, 7), "conv2d_fused has no backward (an input requires a gradient)");
+    ac_tensor *y = into;
+    if (into) {
+        AC_ASSERT_MSG(into->ndim == 4 && into->shape[0] == n && into->shape[2] == oh &&
+                          into->shape[3] == ow && c0 >= 0 && c0 + cout <= into->shape[1],
+                      "conv2d_fused: the output slice does not fit");
+        AC_ASSERT_MSG(!o->residual && !o->add && !o->sub,
+                      "conv2d_fused: no residual when writing into a slice");
+    } else {
+        y = ac_graph_tensor4(g, n, cout, oh, ow);
+        c0 = 0;
+    }
+    const ac_tensor *extra[3] = {o->residual, o->add, o->sub};
+    for (int i = 0; i < 3; i++)
+        AC_ASSERT_MSG(!extra[i] || ac_same_shape(extra[i], y),
+                      "conv2d_fused: residual shape differs from the output");
+    const size_t ohw = (size_t)oh * ow;
+    ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = wd, .cout = cout, .kh = kh, .kw = kw,
+                       .stride = o->stride, .pad = o->pad, .mode = o->mode, .x = x->data,
+                       .x_batch = (size_t)x->shape[1] * h * wd, .weight = w->data,
+                       .y = y->data + (size_t)c0 * ohw, .y_batch = (size_t)y->shape[1] * ohw,
+                       .ep = {.bias = b ? b->data : NULL, .act = o->act,
+                              .slope = o->act == AC_ACT_PRELU ? o->slope->data[0] : 0.0f,
+                              .scale = o->scale == 0.0f ? 1.0f : o->scale,
+                              .residual = o->residual ? o->residual->data : NULL}};
+    // add and sub: in the epilogue of the Winograd kernel, else in passes of their own
+    const bool wino = kh == 3 && kw == 3 && o->stride == 1 && ac_be()->conv2d_fused_takes_add_sub &&
+                      ac_be()->conv2d_fused_takes_add_sub(h, wd, o->pad, o->mode);
+    if (wino) {
+        c.ep.add = o->add ? o->add->data : NULL;
+        c.ep.sub = o->sub ? o->sub->data : NULL;
+    }
+    ac_be()->conv2d_fused(&c);
+    if (!wino && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
+    if (!wino && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
+    return y;
+}

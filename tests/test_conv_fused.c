@@ -1,0 +1,378 @@
+// test_conv_fused.c: the fused convolution (backend conv2d_fused: Winograd for 3x3 stride 1,
+// the direct tap kernel otherwise, im2col + GEMM when both are off) and the direct transposed
+// convolution, against naive double-precision loops: kernel sizes 1, 3, 4, 11, strides 1 and
+// 2, zero and reflection padding, odd sides, every epilogue (bias, ReLU, PReLU, scale,
+// residual, accumulate into y), channel slices (batch strides), batches, 1 and 2 threads;
+// transposed convolutions with kernels smaller than, equal to and larger than the stride
+// (phases without taps), output padding and epilogues. Then the graph ops: ac_conv2d_fused
+// writing into channel slices, ac_copy_into, and the inference RDB / residual block paths
+// against the recorded (unfused) ones. Last, the network's output and input gradient for an
+// image do not depend on the other images of the batch.
+#include <omp.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_kernels.h"
+#include "model/net.h"
+#include "model/net_blocks.h"
+#include "ops/ops.h"
+#include "testlib.h"
+
+static int map_ref(int v, int n, int pad, ac_pad_mode mode) {
+    if (v >= 0 && v < n) return v;
+    if (mode == AC_PAD_ZERO || v < -pad || v >= n + pad) return -1;
+    return v < 0 ? -v : 2 * (n - 1) - v;
+}
+
+static double epilogue_ref(const ac_conv_epilogue *ep, double s, int co, double res) {
+    if (ep->bias) s += ep->bias[co];
+    if (ep->act == AC_ACT_RELU && !(s > 0)) s = 0;
+    if (ep->act == AC_ACT_PRELU && !(s > 0)) s *= ep->slope;
+    return s * ep->scale + res;
+}
+
+// Reference of c (conv2d_fused) into want (y's layout); y_before: y before the call.
+static void naive_conv(const ac_fused_conv *c, const float *y_before, float *want) {
+    const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
+    const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double s = 0;
+                    for (int ci = 0; ci < c->cin; ci++)
+                        for (int ky = 0; ky < c->kh; ky++)
+                            for (int kx = 0; kx < c->kw; kx++) {
+                                int iy = map_ref(oy * c->stride + ky - c->pad, c->h, c->pad, c->mode);
+                                int ix = map_ref(ox * c->stride + kx - c->pad, c->w, c->pad, c->mode);
+                                if (iy < 0 || ix < 0) continue;
+                                s += (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
+                                     c->weight[((co * c->cin + ci) * c->kh + ky) * c->kw + kx];
+                            }
+                    size_t yi = n * c->y_batch + ((size_t)co * oh + oy) * ow + ox;
+                    double res = c->ep.residual == c->y ? y_before[yi]
+                                 : c->ep.residual ? c->ep.residual[yi] : 0.0;
+                    want[yi] = (float)epilogue_ref(&c->ep, s, co, res);
+                }
+}
+
+// Reference of the transposed convolution c (weight (cin, cout, kh, kw)), output padding op.
+static void naive_deconv(const ac_fused_conv *c, int op, const float *y_before, float *want) {
+    const int oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + op;
+    const int ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + op;
+    const size_t oplane = (size_t)oh * ow;
+    double *acc = calloc((size_t)c->n * c->cout * oplane, sizeof *acc);
+    for (int n = 0; n < c->n; n++)
+        for (int ci = 0; ci < c->cin; ci++)
+            for (int iy = 0; iy < c->h; iy++)
+                for (int ix = 0; ix < c->w; ix++)
+                    for (int co = 0; co < c->cout; co++)
+                        for (int ky = 0; ky < c->kh; ky++)
+                            for (int kx = 0; kx < c->kw; kx++) {
+                                int oy = iy * c->stride - c->pad + ky, ox = ix * c->stride - c->pad + kx;
+                                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                                acc[((size_t)n * c->cout + co) * oplane + (size_t)oy * ow + ox] +=
+                                    (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
+                                    c->weight[((ci * c->cout + co) * c->kh + ky) * c->kw + kx];
+                            }
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (size_t i = 0; i < oplane; i++) {
+                size_t yi = n * c->y_batch + co * oplane + i;
+                double res = c->ep.residual == c->y ? y_before[yi]
+                             : c->ep.residual ? c->ep.residual[yi] : 0.0;
+                want[yi] = (float)epilogue_ref(&c->ep, acc[((size_t)n * c->cout + co) * oplane + i], co, res);
+            }
+    free(acc);
+}
+
+typedef struct fcase {
+    bool deconv;
+    int n, cin, h, w, cout, k, stride, pad, out_pad;
+    ac_pad_mode mode;
+    bool bias;
+    ac_act act;
+    float scale;
+    int residual;          // 0 none, 1 separate, 2 accumulate into y
+    int x_extra, y_extra;  // channels around the slices
+} fcase;
+
+// kernels: 0 default, 1 Winograd off, 2 Winograd and direct off
+static void run_case(const fcase *k, int threads, int kernels) {
+    ac_rng r;
+    ac_rng_seed(&r, 77 + (uint64_t)k->k * 131 + k->cin * 7 + k->h);
+    int oh, ow;
+    if (k->deconv) {
+        oh = (k->h - 1) * k->stride - 2 * k->pad + k->k + k->out_pad;
+        ow = (k->w - 1) * k->stride - 2 * k->pad + k->k + k->out_pad;
+    } else {
+        oh = (k->h + 2 * k->pad - k->k) / k->stride + 1;
+        ow = (k->w + 2 * k->pad - k->k) / k->stride + 1;
+    }
+    const size_t x_batch = (size_t)(k->cin + k->x_extra) * k->h * k->w;
+    const size_t y_batch = (size_t)(k->cout + k->y_extra) * oh * ow;
+    const size_t nx = x_batch * k->n, ny = y_batch * k->n, nw = (size_t)k->cout * k->cin * k->k * k->k;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)k->cout * 4);
+    float *y = malloc(ny * 4), *res = malloc(ny * 4), *y0 = malloc(ny * 4), *want = malloc(ny * 4);
+    t_fill_uniform(&r, x, nx, -1, 1);
+    const float bound = 1.0f / sqrtf((float)(k->cin * k->k * k->k));
+    t_fill_uniform(&r, w, nw, -bound, bound);
+    t_fill_uniform(&r, b, (size_t)k->cout, -0.5f, 0.5f);
+    t_fill_uniform(&r, y, ny, -1, 1);
+    t_fill_uniform(&r, res, ny, -1, 1);
+    memcpy(y0, y, ny * 4);
+    memcpy(want, y, ny * 4);  // outside the slice: untouched
+    const size_t xoff = (size_t)(k->x_extra / 2) * k->h * k->w, yoff = (size_t)(k->y_extra / 2) * oh * ow;
+    ac_fused_conv c = {.n = k->n, .cin = k->cin, .h = k->h, .w = k->w, .cout = k->cout,
+                       .kh = k->k, .kw = k->k, .stride = k->stride, .pad = k->pad, .mode = k->mode,
+                       .x = x + xoff, .x_batch = x_batch, .weight = w, .y = y + yoff,
+                       .y_batch = y_batch,
+                       .ep = {.bias = k->bias ? b : NULL, .act = k->act, .slope = -0.3f,
+                              .scale = k->scale}};
+    if (k->residual == 1) c.ep.residual = res + yoff;
+    if (k->residual == 2) c.ep.residual = c.y;
+    if (k->deconv) naive_deconv(&c, k->out_pad, y0 + yoff, want + yoff);
+    else naive_conv(&c, y0 + yoff, want + yoff);
+    omp_set_num_threads(threads);
+    ac_cpu_conv_set_winograd(kernels == 0);
+    ac_cpu_conv_set_direct(kernels < 2);
+    if (k->deconv) ac_cpu_direct_deconv(&c, k->out_pad);
+    else ac_cpu_conv2d_fused(&c);
+    ac_cpu_conv_set_winograd(true);
+    ac_cpu_conv_set_direct(true);
+    char what[200];
+    snprintf(what, sizeof what,
+             "%s n%d cin%d %dx%d cout%d k%d s%d p%d op%d %s bias%d act%d scale%g res%d "
+             "extra%d/%d t%d kernels%d",
+             k->deconv ? "deconv" : "conv", k->n, k->cin, k->h, k->w, k->cout, k->k, k->stride,
+             k->pad, k->out_pad, k->mode ? "reflect" : "zero", k->bias, k->act, k->scale,
+             k->residual, k->x_extra, k->y_extra, threads, kernels);
+    t_close(what, y, want, ny, 2e-5, 2e-5);
+    free(x), free(w), free(b), free(y), free(res), free(y0), free(want);
+}
+
+#define Z AC_PAD_ZERO
+#define R AC_PAD_REFLECT
+#define NONE AC_ACT_NONE
+#define RELU AC_ACT_RELU
+#define PRELU AC_ACT_PRELU
+
+static void test_conv_kernels(void) {
+    const fcase cases[] = {
+        // deconv, n, cin, h, w, cout, k, s, pad, out_pad, mode, bias, act, scale, res, extras
+        {false, 1, 3, 21, 27, 16, 11, 1, 5, 0, R, true, NONE, 1, 0, 0, 0},   // conv_input
+        {false, 2, 3, 14, 13, 5, 11, 1, 0, 0, Z, false, RELU, 1, 0, 0, 0},
+        {false, 2, 6, 17, 19, 10, 3, 2, 1, 0, R, true, NONE, 1, 0, 0, 0},    // conv2x
+        {false, 1, 5, 8, 12, 9, 3, 2, 0, 0, Z, true, PRELU, 1, 0, 0, 0},
+        {false, 2, 4, 16, 18, 8, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},    // ConvBlock
+        {false, 1, 7, 13, 11, 3, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},
+        {false, 2, 40, 9, 7, 8, 1, 1, 0, 0, Z, false, NONE, 1, 1, 0, 0},     // RDB 1x1
+        {false, 2, 12, 5, 6, 20, 1, 1, 0, 0, Z, true, RELU, 0.5f, 2, 3, 0},
+        {false, 1, 9, 7, 9, 11, 1, 2, 0, 0, Z, true, NONE, 1, 0, 0, 2},
+        {false, 2, 5, 10, 15, 6, 3, 1, 1, 0, R, true, PRELU, 0.1f, 1, 2, 4},  // 3x3 stride 1
+        {false, 1, 4, 6, 7, 5, 3, 1, 2, 0, Z, false, RELU, 1, 2, 0, 0},
+        {false, 1, 2, 40, 70, 3, 3, 1, 1, 0, R, true, NONE, 1, 0, 0, 0},
+        {false, 1, 3, 6, 5, 4, 5, 3, 2, 0, R, true, NONE, 1, 0, 0, 0},
+        {false, 1, 2, 4, 4, 3, 2, 1, 0, 0, Z, false, NONE, 1, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int kernels = 0; kernels < 3; kernels++)
+            for (int t = 1; t <= 2; t++) run_case(&cases[i], t, kernels);
+}
+
+static void test_deconv_kernel(void) {
+    const fcase cases[] = {
+        {true, 2, 6, 7, 9, 4, 4, 2, 1, 0, Z, true, NONE, 1, 0, 0, 0},    // DeconvBlock
+        {true, 1, 16, 15, 20, 8, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},
+        {true, 2, 8, 6, 5, 4, 3, 2, 0, 0, Z, true, NONE, 1, 0, 0, 0},    // UpsampleConvLayer
+        {true, 1, 5, 9, 4, 3, 3, 2, 1, 1, Z, false, RELU, 1, 1, 0, 0},
+        {true, 1, 3, 5, 6, 2, 1, 2, 0, 1, Z, true, NONE, 1, 0, 0, 0},    // phases without taps
+        {true, 2, 4, 5, 5, 3, 5, 3, 2, 2, Z, true, NONE, 0.5f, 2, 2, 2},
+        {true, 1, 3, 4, 6, 5, 3, 1, 1, 0, Z, true, NONE, 1, 0, 0, 0},    // stride 1
+        {true, 1, 70, 3, 4, 40, 4, 2, 1, 0, Z, true, NONE, 1, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int t = 1; t <= 2; t++) run_case(&cases[i], t, 0);
+}
+
+// ---- graph level
+
+static ac_tensor *rand_t(ac_rng *r, int n, int c, int h, int w, float bound) {
+    ac_tensor *t = ac_tensor_new4(n, c, h, w);
+    t_fill_uniform(r, t->data, ac_numel(t), -bound, bound);
+    return t;
+}
+
+// ac_conv2d_fused into channel slices and ac_copy_into equal the separate ops + concat.
+static void test_graph_slices(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 5);
+    ac_tensor *x = rand_t(&r, 2, 4, 9, 11, 1.0f), *w1 = rand_t(&r, 3, 4, 3, 3, 0.3f);
+    ac_tensor *w2 = rand_t(&r, 5, 7, 3, 3, 0.3f);
+    ac_graph *g = ac_graph_new(false);
+    // reference: a = relu(conv(x, w1)); cat(x, a); b = relu(conv(cat, w2)); cat(x, a, b)
+    ac_tensor *a = ac_relu(g, ac_conv2d(g, x, w1, NULL, 1, 1));
+    ac_tensor *xa[2] = {x, a};
+    ac_tensor *cat1 = ac_concat(g, xa, 2, 1);
+    ac_tensor *bb = ac_relu(g, ac_conv2d(g, cat1, w2, NULL, 1, 1));
+    ac_tensor *all3[3] = {x, a, bb};
+    ac_tensor *want = ac_concat(g, all3, 3, 1);
+    ac_tensor *buf = ac_graph_tensor4(g, 2, 12, 9, 11);
+    CHECK(ac_copy_into(g, x, buf, 0) == buf);
+    ac_conv_opts o = {.stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_RELU};
+    ac_conv2d_fused(g, buf, w1, NULL, &o, buf, 4);
+    ac_conv2d_fused(g, buf, w2, NULL, &o, buf, 7);
+    t_close("slices", buf->data, want->data, ac_numel(want), 1e-5, 1e-5);
+    // add and sub after the epilogue: in the Winograd kernel and in passes of their own
+    for (int k = 3; k <= 4; k++) {
+        ac_tensor *wk = rand_t(&r, 4, 4, k, k, 0.3f), *ad = rand_t(&r, 2, 4, 9, 11, 1.0f);
+        ac_tensor *sb = rand_t(&r, 2, 4, 9, 11, 1.0f);
+        const int pad = k == 3 ? 1 : 2, stride = 1;  // 4x4 pad 2 stride 1 grows to 10x12
+        ac_conv_opts o2 = {.stride = stride, .pad = pad, .mode = AC_PAD_ZERO, .add = NULL};
+        ac_tensor *plain = ac_conv2d_fused(g, x, wk, NULL, &o2, NULL, 0);
+        if (k == 4) {  // make add/sub fit the 10x12 output
+            ac_tensor_free(ad), ac_tensor_free(sb);
+            ad = rand_t(&r, 2, 4, 10, 12, 1.0f);
+            sb = rand_t(&r, 2, 4, 10, 12, 1.0f);
+        }
+        o2.add = ad;
+        o2.sub = sb;
+        ac_tensor *both = ac_conv2d_fused(g, x, wk, NULL, &o2, NULL, 0);
+        float *wantf = malloc(ac_numel(plain) * 4);
+        for (size_t i = 0; i < ac_numel(plain); i++) wantf[i] = (plain->data[i] + ad->data[i]) - sb->data[i];
+        t_close(k == 3 ? "add/sub winograd" : "add/sub direct", both->data, wantf, ac_numel(plain), 0, 0);
+        free(wantf);
+        ac_tensor_free(wk), ac_tensor_free(ad), ac_tensor_free(sb);
+    }
+    ac_graph_free(g);
+    ac_tensor_free(x), ac_tensor_free(w1), ac_tensor_free(w2);
+}
+
+// The inference paths of the blocks (fused) against their recorded, op-by-op paths.
+static void test_blocks_fused(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 6);
+    ac_params *p = ac_params_new();
+    ac_resblock rb;
+    ac_resblock_init(&rb, p, "rb", 6);
+    ac_rdb rdb;
+    ac_rdb_init(&rdb, p, "rdb", 6, 6);
+    ac_conv_layer cl;
+    ac_conv_layer_init(&cl, p, "cl", 6, 5, 3, 2);
+    ac_conv_block cb;
+    ac_conv_block_init(&cb, p, "cb", 6, 4, false);
+    ac_res_seq seq;
+    ac_res_seq_init(&seq, p, "seq", 6, 2, false);
+    ac_params_init(p, &r);
+    rb.slope->data[0] = -0.2f;  // negative slopes too
+    cb.slope->data[0] = 0.3f;
+    ac_tensor *x = rand_t(&r, 2, 6, 12, 14, 1.0f), *sb = rand_t(&r, 2, 6, 12, 14, 1.0f);
+    ac_params_set_trainable(p, true);  // recording graph: the op-by-op path
+    ac_graph *gr = ac_graph_new(true), *gi = ac_graph_new(false);
+    struct {
+        const char *name;
+        ac_tensor *rec, *inf;
+    } out[6] = {
+        {"resblock", ac_resblock_forward(&rb, gr, x), ac_resblock_forward(&rb, gi, x)},
+        {"rdb", ac_rdb_forward(&rdb, gr, x), ac_rdb_forward(&rdb, gi, x)},
+        {"conv layer s2", ac_conv_layer_forward(&cl, gr, x), ac_conv_layer_forward(&cl, gi, x)},
+        {"conv block", ac_conv_block_forward(&cb, gr, x), ac_conv_block_forward(&cb, gi, x)},
+        {"seq + x", ac_res_seq_skip_forward(&seq, gr, x, NULL), ac_res_seq_skip_forward(&seq, gi, x, NULL)},
+        {"seq + x - sub", ac_res_seq_skip_forward(&seq, gr, x, sb), ac_res_seq_skip_forward(&seq, gi, x, sb)},
+    };
+    CHECK(ac_graph_node_count(gr) > 4);
+    for (int i = 0; i < 6; i++) {
+        CHECK(ac_same_shape(out[i].rec, out[i].inf));
+        t_close(out[i].name, out[i].inf->data, out[i].rec->data, ac_numel(out[i].rec), 1e-5, 1e-5);
+    }
+    ac_graph_free(gr);
+    ac_graph_free(gi);
+    ac_tensor_free(x);
+    ac_tensor_free(sb);
+    ac_res_seq_free(&seq);
+    ac_params_free(p);
+}
+
+// The network's output for an image does not depend on the other images of the batch (data
+// parallel training splits batches across processes and sums the gradients): a batch of 5
+// against its shares of 2, 2 and 1, bit for bit, forward on a recording graph (the input's
+// gradient too) and on an inference graph.
+static void test_net_batch_invariance(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 9);
+    ac_net_config cfg = {8, 2};
+    ac_net *net = ac_net_new(&cfg, &r);
+    ac_tensor *x = rand_t(&r, 5, 3, 32, 32, 1.0f);
+    const size_t per = (size_t)3 * 32 * 32;
+    for (int rec = 0; rec < 2; rec++) {
+        ac_params_set_trainable(ac_net_params(net), rec == 1);
+        if (rec) ac_tensor_enable_grad(x);
+        ac_graph *g = ac_graph_new(rec == 1);
+        ac_tensor *y = ac_net_forward(net, g, x, NULL);
+        if (rec) ac_backward(g, ac_sum(g, y));
+        float *dx = rec ? malloc(ac_numel(x) * 4) : NULL;
+        if (rec) memcpy(dx, x->grad, ac_numel(x) * 4);
+        const int lo[3] = {0, 2, 4}, hi[3] = {2, 4, 5};
+        for (int k = 0; k < 3; k++) {
+            ac_tensor *xs = ac_tensor_new4(hi[k] - lo[k], 3, 32, 32);
+            memcpy(xs->data, x->data + lo[k] * per, ac_numel(xs) * 4);
+            if (rec) ac_tensor_enable_grad(xs);
+            ac_graph *gs = ac_graph_new(rec == 1);
+            ac_tensor *ys = ac_net_forward(net, gs, xs, NULL);
+            CHECK_MSG(memcmp(ys->data, y->data + lo[k] * per, ac_numel(ys) * 4) == 0,
+                      "%s: images %d..%d differ from the batch's", rec ? "recording" : "inference",
+                      lo[k], hi[k]);
+            if (rec) {
+                ac_backward(gs, ac_sum(gs, ys));
+                CHECK_MSG(memcmp(xs->grad, dx + lo[k] * per, ac_numel(xs) * 4) == 0,
+                          "input gradient of images %d..%d differs from the batch's", lo[k], hi[k]);
+            }
+            ac_graph_free(gs);
+            ac_tensor_free(xs);
+        }
+        free(dx);
+        ac_graph_free(g);
+    }
+    ac_tensor_free(x);
+    ac_net_free(net);
+}
+
+// The backward of a 3x3 stride-1 convolution with and without Winograd (the switch the
+// data-parallel trainer may use) agree to float rounding.
+static void test_winograd_backward_switch(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 10);
+    ac_tensor *x = rand_t(&r, 2, 6, 13, 17, 1.0f), *w = rand_t(&r, 5, 6, 3, 3, 0.3f);
+    ac_tensor *b = ac_tensor_new1(5);
+    ac_tensor_enable_grad(x);
+    ac_tensor_enable_grad(w);
+    float *got[2][2];
+    for (int on = 0; on < 2; on++) {
+        ac_cpu_conv_set_winograd_backward(on == 1);
+        ac_tensor_zero_grad(x);
+        ac_tensor_zero_grad(w);
+        ac_graph *g = ac_graph_new(true);
+        ac_backward(g, ac_sum(g, ac_relu(g, ac_conv2d(g, x, w, b, 1, 1))));
+        got[on][0] = malloc(ac_numel(x) * 4);
+        got[on][1] = malloc(ac_numel(w) * 4);
+        memcpy(got[on][0], x->grad, ac_numel(x) * 4);
+        memcpy(got[on][1], w->grad, ac_numel(w) * 4);
+        ac_graph_free(g);
+    }
+    ac_cpu_conv_set_winograd_backward(true);
+    t_close("dx, Winograd on / off", got[1][0], got[0][0], ac_numel(x), 1e-5, 1e-5);
+    t_close("dw, Winograd on / off", got[1][1], got[0][1], ac_numel(w), 1e-4, 1e-5);
+    for (int on = 0; on < 2; on++) free(got[on][0]), free(got[on][1]);
+    ac_tensor_free(x), ac_tensor_free(w), ac_tensor_free(b);
+}
+
+int main(void) {
+    ac_backend_cpu();
+    RUN(test_conv_kernels);
+    RUN(test_deconv_kernel);
+    RUN(test_graph_slices);
+    RUN(test_blocks_fused);
+    RUN(test_net_batch_invariance);
+    RUN(test_winograd_backward_switch);
+    return ac_test_finish();
+}

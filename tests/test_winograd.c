@@ -1,0 +1,279 @@
+// test_winograd.c: the F(4x4, 3x3) Winograd kernel against a naive double-precision 3x3
+// convolution: zero and reflection padding 0..2, odd and tiny sides (partial tiles, rows of
+// tiles that wrap inside a block), input channels split into chunks, output channels that are
+// not a multiple of the register block, every epilogue (bias, ReLU, PReLU, scale, residual,
+// accumulate into y), channel slices of larger tensors (batch strides), 1..3 threads, both
+// schedules (blocked and whole-layer) as well as the automatic choice, and bit-identical
+// results across thread counts, schedules and batches (an image's output does not depend on
+// the other images). The weight gradient by F(3x3, 4x4) against the direct sum,
+// over the same kinds of geometry, bit-identical over 1..3 threads.
+#include <omp.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/winograd.h"
+#include "testlib.h"
+
+static int map_ref(int v, int n, int pad, ac_pad_mode mode) {
+    if (v >= 0 && v < n) return v;
+    if (mode == AC_PAD_ZERO || v < -pad || v >= n + pad) return -1;
+    return v < 0 ? -v : 2 * (n - 1) - v;
+}
+
+// Reference of ac_cpu_wino_conv3x3 (same argument struct) in double; y_ref like y.
+static void naive(const ac_fused_conv *c, const float *y_before, double *y_ref) {
+    const int oh = c->h + 2 * c->pad - 2, ow = c->w + 2 * c->pad - 2;
+    const ac_conv_epilogue *ep = &c->ep;
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double s = 0;
+                    for (int ci = 0; ci < c->cin; ci++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int iy = map_ref(oy + ki - c->pad, c->h, c->pad, c->mode);
+                                int ix = map_ref(ox + kj - c->pad, c->w, c->pad, c->mode);
+                                if (iy < 0 || ix < 0) continue;
+                                s += (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
+                                     c->weight[((co * c->cin + ci) * 3 + ki) * 3 + kj];
+                            }
+                    if (ep->bias) s += ep->bias[co];
+                    if (ep->act == AC_ACT_RELU && !(s > 0)) s = 0;
+                    if (ep->act == AC_ACT_PRELU && !(s > 0)) s *= ep->slope;
+                    s *= ep->scale;
+                    size_t yi = n * c->y_batch + ((size_t)co * oh + oy) * ow + ox;
+                    if (ep->residual == c->y) s += y_before[yi];
+                    else if (ep->residual) s += ep->residual[yi];
+                    y_ref[yi] = s;
+                }
+}
+
+typedef struct wcase {
+    int n, cin, h, w, cout, pad;
+    ac_pad_mode mode;
+    bool bias;
+    ac_act act;
+    float scale;
+    int residual;  // 0 none, 1 separate tensor, 2 accumulate into y
+    int x_extra, y_extra;  // extra channels around the slice (batch strides)
+} wcase;
+
+static void run_case(const wcase *k, int threads) {
+    ac_rng r;
+    ac_rng_seed(&r, 1000 + (uint64_t)k->cin * 31 + k->h * 7 + k->w);
+    const int oh = k->h + 2 * k->pad - 2, ow = k->w + 2 * k->pad - 2;
+    const size_t x_batch = (size_t)(k->cin + k->x_extra) * k->h * k->w;
+    const size_t y_batch = (size_t)(k->cout + k->y_extra) * oh * ow;
+    const size_t nx = x_batch * k->n, ny = y_batch * k->n, nw = (size_t)k->cout * k->cin * 9;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(k->cout * sizeof *b);
+    float *y = malloc(ny * sizeof *y), *res = malloc(ny * sizeof *res), *y0 = malloc(ny * sizeof *y0);
+    double *want = malloc(ny * sizeof *want);
+    t_fill_uniform(&r, x, nx, -1, 1);
+    t_fill_uniform(&r, w, nw, -1.0f / sqrtf(9.0f * k->cin), 1.0f / sqrtf(9.0f * k->cin));
+    t_fill_uniform(&r, b, k->cout, -0.5f, 0.5f);
+    t_fill_uniform(&r, y, ny, -1, 1);
+    t_fill_uniform(&r, res, ny, -1, 1);
+    memcpy(y0, y, ny * sizeof *y);
+    // The slice starts after x_extra / 2 channels of the larger tensor.
+    const size_t xoff = (size_t)(k->x_extra / 2) * k->h * k->w, yoff = (size_t)(k->y_extra / 2) * oh * ow;
+    ac_fused_conv c = {.n = k->n, .cin = k->cin, .h = k->h, .w = k->w, .cout = k->cout,
+                      .kh = 3, .kw = 3, .stride = 1, .pad = k->pad, .mode = k->mode, .x = x + xoff, .x_batch = x_batch,
+                      .weight = w, .y = y + yoff, .y_batch = y_batch,
+                      .ep = {.bias = k->bias ? b : NULL, .act = k->act, .slope = 0.3f,
+                             .scale = k->scale}};
+    if (k->residual == 1) c.ep.residual = res + yoff;
+    if (k->residual == 2) c.ep.residual = c.y;
+    for (size_t i = 0; i < ny; i++) want[i] = y0[i];  // outside the slice: untouched
+    naive(&c, y0 + yoff, want + yoff);
+    // the naive pass wrote the slice through want + yoff with the same strides
+    omp_set_num_threads(threads);
+    ac_cpu_wino_conv3x3(&c);
+    float *wantf = malloc(ny * sizeof *wantf);
+    for (size_t i = 0; i < ny; i++) wantf[i] = (float)want[i];
+    char what[160];
+    snprintf(what, sizeof what,
+             "n%d cin%d %dx%d cout%d pad%d %s bias%d act%d scale%g res%d extra%d/%d t%d", k->n,
+             k->cin, k->h, k->w, k->cout, k->pad, k->mode ? "reflect" : "zero", k->bias,
+             k->act, k->scale, k->residual, k->x_extra, k->y_extra, threads);
+    t_close(what, y, wantf, ny, 2e-5, 1e-5);
+    free(x), free(w), free(b), free(y), free(res), free(y0), free(want), free(wantf);
+}
+
+static void test_geometries(void) {
+    const wcase cases[] = {
+        {1, 1, 1, 1, 1, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 2, 3, 3, 1, 0, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
+        {2, 3, 5, 7, 3, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 3, 9, 6, 5, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 4, 2, 2, 4, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0},
+        {2, 5, 6, 11, 9, 2, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 8, 17, 70, 8, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 16, 33, 150, 16, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 1, 0, 0, 0},
+        {1, 70, 10, 14, 70, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
+        {2, 130, 6, 9, 20, 1, AC_PAD_REFLECT, false, AC_ACT_NONE, 1, 0, 0, 0},
+        {1, 24, 40, 36, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0},
+        {3, 6, 13, 12, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 0, 0},
+        {2, 6, 13, 12, 7, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 2, 0, 0},
+        {2, 6, 12, 20, 4, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6},
+        {2, 5, 8, 8, 3, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 0.5f, 1, 3, 2},
+    };
+    for (int sched = 0; sched <= 2; sched++) {
+        ac_cpu_wino_force_schedule(sched);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            for (int t = 1; t <= 3; t++) run_case(&cases[i], t);
+    }
+    ac_cpu_wino_force_schedule(0);
+}
+
+// The same call with 1, 2 and 3 threads gives the same bits, in either schedule.
+static void test_thread_invariance(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 7);
+    const int n = 2, cin = 20, h = 23, w = 45, cout = 12;
+    const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * h * w;
+    float *x = malloc(nx * 4), *wt = malloc((size_t)cout * cin * 9 * 4), *y[3];
+    t_fill_uniform(&r, x, nx, -1, 1);
+    t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.1f, 0.1f);
+    for (int sched = 1; sched <= 2; sched++) {
+        ac_cpu_wino_force_schedule(sched);
+        for (int t = 0; t < 3; t++) {
+            y[t] = malloc(ny * 4);
+            ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                               .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
+                               .x_batch = (size_t)cin * h * w, .weight = wt, .y = y[t],
+                               .y_batch = (size_t)cout * h * w, .ep = {.scale = 1}};
+            omp_set_num_threads(t + 1);
+            ac_cpu_wino_conv3x3(&c);
+        }
+        CHECK_MSG(memcmp(y[0], y[1], ny * 4) == 0, "schedule %d: 1 and 2 threads differ", sched);
+        CHECK_MSG(memcmp(y[0], y[2], ny * 4) == 0, "schedule %d: 1 and 3 threads differ", sched);
+        for (int t = 0; t < 3; t++) free(y[t]);
+    }
+    ac_cpu_wino_force_schedule(0);
+    free(x), free(wt);
+}
+
+// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw.
+static void test_weight_grad(void) {
+    const struct {
+        int n, cin, h, w, cout, pad, x_extra;
+        ac_pad_mode mode;
+    } cases[] = {
+        {1, 1, 1, 1, 1, 1, 0, AC_PAD_ZERO},  {2, 3, 5, 7, 4, 1, 0, AC_PAD_ZERO},
+        {1, 4, 9, 6, 3, 1, 2, AC_PAD_REFLECT}, {2, 5, 6, 11, 9, 2, 0, AC_PAD_ZERO},
+        {1, 6, 8, 8, 5, 0, 1, AC_PAD_ZERO},  {3, 16, 17, 40, 16, 1, 0, AC_PAD_ZERO},
+        {1, 24, 12, 13, 20, 1, 0, AC_PAD_REFLECT},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ac_rng r;
+        ac_rng_seed(&r, 300 + k);
+        const int n = cases[k].n, cin = cases[k].cin, h = cases[k].h, w = cases[k].w;
+        const int cout = cases[k].cout, pad = cases[k].pad;
+        const int oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+        const size_t x_batch = (size_t)(cin + cases[k].x_extra) * h * w;
+        const size_t nx = x_batch * n, ny = (size_t)n * cout * oh * ow, nw = (size_t)cout * cin * 9;
+        float *x = malloc(nx * 4), *dy = malloc(ny * 4), *dw = malloc(nw * 4), *want = malloc(nw * 4);
+        float *dw1 = malloc(nw * 4);
+        t_fill_uniform(&r, x, nx, -1, 1);
+        t_fill_uniform(&r, dy, ny, -1, 1);
+        t_fill_uniform(&r, dw, nw, -1, 1);  // accumulated into
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        double s = dw[((co * cin + ci) * 3 + ky) * 3 + kx];
+                        for (int b = 0; b < n; b++)
+                            for (int oy = 0; oy < oh; oy++)
+                                for (int ox = 0; ox < ow; ox++) {
+                                    int iy = map_ref(oy + ky - pad, h, pad, cases[k].mode);
+                                    int ix = map_ref(ox + kx - pad, w, pad, cases[k].mode);
+                                    if (iy < 0 || ix < 0) continue;
+                                    s += (double)dy[(((size_t)b * cout + co) * oh + oy) * ow + ox] *
+                                         x[b * x_batch + ((size_t)ci * h + iy) * w + ix];
+                                }
+                        want[((co * cin + ci) * 3 + ky) * 3 + kx] = (float)s;
+                    }
+        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                           .stride = 1, .pad = pad, .mode = cases[k].mode, .x = x,
+                           .x_batch = x_batch};
+        memcpy(dw1, dw, nw * 4);
+        for (int t = 1; t <= 3; t++) {
+            float *d = t == 1 ? dw1 : malloc(nw * 4);
+            if (t > 1) memcpy(d, dw, nw * 4);
+            omp_set_num_threads(t);
+            ac_cpu_wino_weight_grad(&c, dy, (size_t)cout * oh * ow, d);
+            char what[120];
+            snprintf(what, sizeof what, "dw n%d cin%d %dx%d cout%d pad%d %s t%d", n, cin, h, w,
+                     cout, pad, cases[k].mode ? "reflect" : "zero", t);
+            // the sum runs over n oh ow products of magnitude up to 1
+            t_close(what, d, want, nw, 2e-5 * sqrt((double)n * oh * ow), 1e-5);
+            if (t > 1) {
+                CHECK_MSG(memcmp(d, dw1, nw * 4) == 0, "%s: differs from 1 thread", what);
+                free(d);
+            }
+        }
+        free(x), free(dy), free(dw), free(want), free(dw1);
+    }
+}
+
+// An image's output does not depend on the other images of the batch, nor on the schedule:
+// batches of 3 against each image alone, blocked against whole, bit for bit. The shapes make
+// the automatic choice differ between one image and three (few tiles; many channels).
+static void test_batch_invariance(void) {
+    const struct {
+        int cin, h, w, cout;
+    } cases[] = {{8, 20, 24, 8}, {24, 9, 13, 72}, {70, 6, 7, 10}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ac_rng r;
+        ac_rng_seed(&r, 500 + k);
+        const int n = 3, cin = cases[k].cin, h = cases[k].h, w = cases[k].w, cout = cases[k].cout;
+        const size_t img = (size_t)cin * h * w, out = (size_t)cout * h * w;
+        float *x = malloc(n * img * 4), *wt = malloc((size_t)cout * cin * 9 * 4);
+        float *yb = malloc(n * out * 4), *y1 = malloc(out * 4);
+        t_fill_uniform(&r, x, n * img, -1, 1);
+        t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.2f, 0.2f);
+        for (int sched = 0; sched <= 2; sched++) {
+            ac_cpu_wino_force_schedule(sched);
+            ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                               .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
+                               .x_batch = img, .weight = wt, .y = yb, .y_batch = out,
+                               .ep = {.scale = 1}};
+            omp_set_num_threads(2);
+            ac_cpu_wino_conv3x3(&c);
+            for (int i = 0; i < n; i++) {
+                for (int s1 = 0; s1 <= 2; s1++) {
+                    ac_cpu_wino_force_schedule(s1);
+                    ac_fused_conv one = c;
+                    one.n = 1;
+                    one.x = x + i * img;
+                    one.y = y1;
+                    ac_cpu_wino_conv3x3(&one);
+                    CHECK_MSG(memcmp(y1, yb + i * out, out * 4) == 0,
+                              "case %zu image %d: batch (schedule %d) and alone (schedule %d) differ",
+                              k, i, sched, s1);
+                }
+            }
+        }
+        ac_cpu_wino_force_schedule(0);
+        free(x), free(wt), free(yb), free(y1);
+    }
+}
+
+static void test_supported(void) {
+    CHECK(ac_cpu_wino_supported(1, 1, 1, AC_PAD_ZERO));
+    CHECK(!ac_cpu_wino_supported(1, 1, 0, AC_PAD_ZERO));
+    CHECK(!ac_cpu_wino_supported(1, 5, 1, AC_PAD_REFLECT));
+    CHECK(ac_cpu_wino_supported(2, 5, 1, AC_PAD_REFLECT));
+    CHECK(!ac_cpu_wino_supported(8, 8, 3, AC_PAD_ZERO));
+}
+
+int main(void) {
+    ac_backend_cpu();  // OpenBLAS single-threaded, as the library runs it
+    RUN(test_supported);
+    RUN(test_geometries);
+    RUN(test_thread_invariance);
+    RUN(test_weight_grad);
+    RUN(test_batch_invariance);
+    return ac_test_finish();
+}
