@@ -234,9 +234,18 @@ static void save_grads(setup *k) {
     }
 }
 
-// The summed gradients equal the one-process ones to float rounding (relative to the
-// largest entry of each tensor), and the global losses are identical on every rank.
+// The summed gradients equal the one-process ones to float rounding, and the global losses
+// are identical on every rank. Each tensor's largest difference is judged against the larger
+// of its own largest entry and 1% of the model's largest gradient entry: a one-element tensor
+// (a PReLU slope) is a sum over every pixel of the batch whose terms cancel, so its rounding
+// error is set by the size of those terms, not by the small sum (the Winograd backward adds
+// in the transform domain and shows this at ~1e-9 absolute). A missing or doubled share
+// still moves any tensor by the order of its own entries, far past 2e-5.
 static void compare(setup *k, const char *what, const ac_step_losses *whole, const ac_step_losses *dp) {
+    size_t total = 0;
+    for (int i = 0; i < k->n; i++) total += ac_numel(k->list[i]);
+    double model_max = 0;
+    for (size_t j = 0; j < total; j++) model_max = fmax(model_max, fabs(k->full[j]));
     size_t off = 0;
     int bad = 0;
     double worst = 0;
@@ -247,9 +256,13 @@ static void compare(setup *k, const char *what, const ac_step_losses *whole, con
             mx = fmax(mx, fabs(k->full[off + j]));
             d = fmax(d, fabs((double)k->list[i]->grad[j] - k->full[off + j]));
         }
-        double rel = mx > 0 ? d / mx : d;
+        double scale = fmax(mx, 0.01 * model_max);
+        double rel = scale > 0 ? d / scale : d;
+        if (!(rel <= 2e-5)) {
+            if (bad++ < 5)  // the first mismatches
+                printf("    %s: parameter %d (%zu values): max abs diff %.3g, largest entry %.3g\n", what, i, m, d, mx);
+        }
         worst = fmax(worst, rel);
-        if (!(rel <= 2e-5)) bad++;
         off += m;
     }
     CHECK_MSG(bad == 0, "%s: %d tensors' summed gradients differ from the whole batch's (worst %.3g)", what, bad, worst);
