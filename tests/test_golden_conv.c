@@ -5,12 +5,12 @@
 // threaded, and OpenMP-split with a single-threaded OpenBLAS). Prints the largest difference.
 #include <cblas.h>
 #include <omp.h>
-#include <stdarg.h>
 
 #include "backend/cpu/im2col.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
 #include "testlib.h"
+#include "testlib_fixture.h"
 
 #define FIXTURE "tests/golden/conv.safetensors"
 // Outputs: absolute (values are O(1)); gradients: relative to the tensor's largest value.
@@ -19,23 +19,6 @@
 
 static ac_tensor_map *M;
 static double worst_y, worst_g;  // largest |got - want| (gradients: relative to their scale)
-
-static ac_tensor *fx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static ac_tensor *fx(const char *fmt, ...) {
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    return ac_tensor_map_get(M, name);
-}
-
-static ac_tensor *input(ac_tensor *t) {
-    AC_ASSERT(t != NULL);
-    ac_tensor *c = ac_tensor_clone(t);
-    ac_tensor_enable_grad(c);
-    return c;
-}
 
 static double max_abs(const ac_tensor *t) {
     double m = 0;
@@ -61,30 +44,30 @@ static void compare(const char *label, const ac_tensor *got, const float *got_da
 
 static int run_cases(const char *op) {
     int k = 0;
-    for (; fx("%s.%d.y", op, k); k++) {
-        ac_tensor *args = fx("%s.%d.args", op, k);
+    for (; t_fixture(M, "%s.%d.y", op, k); k++) {
+        ac_tensor *args = t_fixture(M, "%s.%d.args", op, k);
         AC_ASSERT(args && ac_numel(args) == 4);
         const int stride = (int)args->data[0], pad = (int)args->data[1];
         const int out_pad = (int)args->data[2];
         const bool bias = args->data[3] != 0.0f;
-        ac_tensor *x = input(fx("%s.%d.x", op, k)), *w = input(fx("%s.%d.w", op, k));
-        ac_tensor *b = bias ? input(fx("%s.%d.b", op, k)) : NULL;
+        ac_tensor *x = t_trainable(t_fixture(M, "%s.%d.x", op, k)), *w = t_trainable(t_fixture(M, "%s.%d.w", op, k));
+        ac_tensor *b = bias ? t_trainable(t_fixture(M, "%s.%d.b", op, k)) : NULL;
         ac_graph *g = ac_graph_new(true);
         ac_tensor *y = !strcmp(op, "conv") ? ac_conv2d(g, x, w, b, stride, pad)
                                            : ac_conv_transpose2d(g, x, w, b, stride, pad, out_pad);
         char label[64];
         snprintf(label, sizeof label, "%s.%d.y", op, k);
-        compare(label, y, y->data, fx("%s.%d.y", op, k), false);
-        ac_tensor *dy = fx("%s.%d.dy", op, k);
+        compare(label, y, y->data, t_fixture(M, "%s.%d.y", op, k), false);
+        ac_tensor *dy = t_fixture(M, "%s.%d.dy", op, k);
         AC_ASSERT(dy && ac_numel(dy) == ac_numel(y));
         ac_backward_seeded(g, y, dy->data);
         snprintf(label, sizeof label, "%s.%d.dx", op, k);
-        compare(label, x, x->grad, fx("%s.%d.dx", op, k), true);
+        compare(label, x, x->grad, t_fixture(M, "%s.%d.dx", op, k), true);
         snprintf(label, sizeof label, "%s.%d.dw", op, k);
-        compare(label, w, w->grad, fx("%s.%d.dw", op, k), true);
+        compare(label, w, w->grad, t_fixture(M, "%s.%d.dw", op, k), true);
         if (b) {
             snprintf(label, sizeof label, "%s.%d.db", op, k);
-            compare(label, b, b->grad, fx("%s.%d.db", op, k), true);
+            compare(label, b, b->grad, t_fixture(M, "%s.%d.db", op, k), true);
         }
         ac_graph_free(g);
         ac_tensor_free(x);

@@ -2,11 +2,11 @@
 // written by tools/golden/gen_ops.py): for every recorded case the output and, for the
 // recorded upstream gradient dy, every input gradient must match element by element.
 // Prints the largest difference seen per op.
-#include <stdarg.h>
 
 #include "io/safetensors.h"
 #include "ops/ops.h"
 #include "testlib.h"
+#include "testlib_fixture.h"
 
 #define FIXTURE "tests/golden/ops.safetensors"
 #define ATOL 1e-6
@@ -14,24 +14,6 @@
 
 static ac_tensor_map *M;
 static double worst;  // largest |got - want| of the current op
-
-static ac_tensor *fx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static ac_tensor *fx(const char *fmt, ...) {
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    return ac_tensor_map_get(M, name);
-}
-
-// An owned, trainable copy of a fixture input.
-static ac_tensor *input(ac_tensor *t) {
-    AC_ASSERT(t != NULL);
-    ac_tensor *c = ac_tensor_clone(t);
-    ac_tensor_enable_grad(c);
-    return c;
-}
 
 static void compare(const char *op, int k, const char *what, const ac_tensor *got,
                     const float *got_data, const ac_tensor *want) {
@@ -52,8 +34,8 @@ static void compare(const char *op, int k, const char *what, const ac_tensor *go
 
 // Runs the backward with the fixture's dy and compares y.
 static void output_and_backward(ac_graph *g, const char *op, int k, ac_tensor *y) {
-    compare(op, k, "y", y, y->data, fx("%s.%d.y", op, k));
-    ac_tensor *dy = fx("%s.%d.dy", op, k);
+    compare(op, k, "y", y, y->data, t_fixture(M, "%s.%d.y", op, k));
+    ac_tensor *dy = t_fixture(M, "%s.%d.dy", op, k);
     AC_ASSERT(dy && ac_numel(dy) == ac_numel(y));
     ac_backward_seeded(g, y, dy->data);
 }
@@ -61,12 +43,12 @@ static void output_and_backward(ac_graph *g, const char *op, int k, ac_tensor *y
 static void grad(const char *op, int k, const char *name, const ac_tensor *t) {
     char what[16];
     snprintf(what, sizeof what, "d%s", name);
-    compare(op, k, what, t, t->grad, fx("%s.%d.%s", op, k, what));
+    compare(op, k, what, t, t->grad, t_fixture(M, "%s.%d.%s", op, k, what));
 }
 
 static int count_cases(const char *op) {
     int k = 0;
-    while (fx("%s.%d.y", op, k)) k++;
+    while (t_fixture(M, "%s.%d.y", op, k)) k++;
     return k;
 }
 
@@ -79,8 +61,8 @@ static void test_pad(void) {
     int n = count_cases("pad");
     CHECK(n == 3);
     for (int k = 0; k < n; k++) {
-        ac_tensor *x = input(fx("pad.%d.x", k));
-        const float *a = fx("pad.%d.args", k)->data;
+        ac_tensor *x = t_trainable(t_fixture(M, "pad.%d.x", k));
+        const float *a = t_fixture(M, "pad.%d.args", k)->data;
         ac_graph *g = ac_graph_new(true);
         ac_tensor *y = ac_reflection_pad(g, x, (int)a[0], (int)a[1], (int)a[2], (int)a[3]);
         output_and_backward(g, "pad", k, y);
@@ -95,7 +77,7 @@ static void test_prelu(void) {
     int n = count_cases("prelu");
     CHECK(n == 2);
     for (int k = 0; k < n; k++) {
-        ac_tensor *x = input(fx("prelu.%d.x", k)), *w = input(fx("prelu.%d.slope", k));
+        ac_tensor *x = t_trainable(t_fixture(M, "prelu.%d.x", k)), *w = t_trainable(t_fixture(M, "prelu.%d.slope", k));
         ac_graph *g = ac_graph_new(true);
         output_and_backward(g, "prelu", k, ac_prelu(g, x, w));
         grad("prelu", k, "x", x);
@@ -111,8 +93,8 @@ static void test_resize(void) {
     int n = count_cases("resize");
     CHECK(n == 8);
     for (int k = 0; k < n; k++) {
-        ac_tensor *x = input(fx("resize.%d.x", k));
-        const ac_tensor *want = fx("resize.%d.y", k);
+        ac_tensor *x = t_trainable(t_fixture(M, "resize.%d.x", k));
+        const ac_tensor *want = t_fixture(M, "resize.%d.y", k);
         ac_graph *g = ac_graph_new(true);
         ac_tensor *y = ac_resize_bilinear(g, x, want->shape[2], want->shape[3]);
         output_and_backward(g, "resize", k, y);
@@ -127,7 +109,7 @@ static void test_maxpool(void) {
     int n = count_cases("maxpool");
     CHECK(n == 3);
     for (int k = 0; k < n; k++) {
-        ac_tensor *x = input(fx("maxpool.%d.x", k));
+        ac_tensor *x = t_trainable(t_fixture(M, "maxpool.%d.x", k));
         ac_graph *g = ac_graph_new(true);
         output_and_backward(g, "maxpool", k, ac_maxpool2x2(g, x));
         grad("maxpool", k, "x", x);
@@ -142,8 +124,8 @@ static void test_concat(void) {
     CHECK(n == 2);
     for (int k = 0; k < n; k++) {
         ac_tensor *xs[3];
-        for (int i = 0; i < 3; i++) xs[i] = input(fx("concat.%d.x%d", k, i));
-        int dim = (int)fx("concat.%d.args", k)->data[0];
+        for (int i = 0; i < 3; i++) xs[i] = t_trainable(t_fixture(M, "concat.%d.x%d", k, i));
+        int dim = (int)t_fixture(M, "concat.%d.args", k)->data[0];
         ac_graph *g = ac_graph_new(true);
         output_and_backward(g, "concat", k, ac_concat(g, xs, 3, dim));
         const char *names[3] = {"x0", "x1", "x2"};
@@ -158,8 +140,8 @@ static void test_slice(void) {
     int n = count_cases("slice");
     CHECK(n == 3);
     for (int k = 0; k < n; k++) {
-        ac_tensor *x = input(fx("slice.%d.x", k));
-        const float *a = fx("slice.%d.args", k)->data;
+        ac_tensor *x = t_trainable(t_fixture(M, "slice.%d.x", k));
+        const float *a = t_fixture(M, "slice.%d.args", k)->data;
         ac_graph *g = ac_graph_new(true);
         output_and_backward(g, "slice", k, ac_slice(g, x, (int)a[0], (int)a[1], (int)a[2]));
         grad("slice", k, "x", x);
@@ -175,7 +157,7 @@ static void test_binary(const char *op, binary_op fn, int expected) {
     int n = count_cases(op);
     CHECK_MSG(n == expected, "%s: %d cases, expected %d", op, n, expected);
     for (int k = 0; k < n; k++) {
-        ac_tensor *a = input(fx("%s.%d.a", op, k)), *b = input(fx("%s.%d.b", op, k));
+        ac_tensor *a = t_trainable(t_fixture(M, "%s.%d.a", op, k)), *b = t_trainable(t_fixture(M, "%s.%d.b", op, k));
         ac_graph *g = ac_graph_new(true);
         output_and_backward(g, op, k, fn(g, a, b));
         grad(op, k, "a", a);
