@@ -62,6 +62,7 @@ int ac_cmd_eval(int argc, char **argv) {
         ac_cli_error("eval: --pred-dir measures existing images; -o, --pad and --official-resize need a model");
         return 2;
     }
+    if (out_dir && ac_cli_check_out_dir("eval", out_dir)) return 2;
     if (threads > 0) ac_set_threads(threads);
     ac_meta_set *data;
     if (ac_meta_set_open(valid, &data) != AC_OK) {
