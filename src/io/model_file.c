@@ -45,14 +45,18 @@ ac_status ac_model_file_sniff(const char *path, ac_model_file_kind *kind) {
     if (got == 0) return ac_fail(AC_ERR_FORMAT, "%s: file is empty", path);
     if (got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] < 9 && head[3] < 9) {
         *kind = AC_MODEL_FILE_TORCH_ZIP;
-    } else if (got == 9 && head[8] == '{' && head[0] != 0x80) {
-        // A header length then a JSON object (a pickle starts with 0x80, PROTO). A length past
-        // the end still means safetensors, so that a truncated file says so.
-        *kind = AC_MODEL_FILE_SAFETENSORS;
     } else {
-        size_t n = strlen(path);
-        if (n >= 12 && !strcasecmp(path + n - 12, ".safetensors") && (got < 4 || head[0] != 0x80))
-            *kind = AC_MODEL_FILE_SAFETENSORS;  // named so and not a pickle: report what is wrong as such
+        // Safetensors: a header length, then a JSON object. A length past the end still means
+        // safetensors (a truncated file then says so) unless the bytes also read as the start
+        // of a pickle (PROTO 0x80, version 1-5); so does the name when the content is no pickle.
+        size_t len = strlen(path);
+        bool named = len >= 12 && !strcasecmp(path + len - 12, ".safetensors");
+        bool pickle_like = got >= 2 && head[0] == 0x80 && head[1] >= 1 && head[1] <= 5;
+        uint64_t n = 0;
+        for (int i = got == 9 ? 7 : -1; i >= 0; i--) n = n << 8 | head[i];
+        bool fits = n >= 2 && n <= (uint64_t)size - 8 && size >= 8;
+        if ((got == 9 && head[8] == '{' && (fits || !pickle_like || named)) || (named && !pickle_like))
+            *kind = AC_MODEL_FILE_SAFETENSORS;
     }
     return AC_OK;
 }
