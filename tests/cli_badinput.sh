@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cli_badinput.sh: the bad-input matrix of every command in docs/cli (spec cli.md): missing
+# cli_badinput.sh: the bad-input matrix of every command of the CLI contract (cli.md): missing
 # file, folder instead of file, empty file, truncated or non-image, model files with a tensor
 # of the wrong shape or dtype or a missing one, a teacher count that does not match the meta
 # files, an output location that cannot be written, and option values out of range or not
