@@ -67,7 +67,8 @@ expect 2 "$BIN" info $G/missing.pth
 expect 2 "$BIN" info "$T/m1.safetensors" --entry ckt_module
 expect 2 "$BIN" info
 ls "$T"/e[0-9]* >/dev/null 2>&1 && bad "error left files: $(ls "$T"/e[0-9]*)" || ok
-expect 1 "$BIN" convert $G/net_b8.pth "$T/no_dir/out.safetensors"
+# an output that cannot be written is bad usage, refused before any work (exit 2)
+expect 2 "$BIN" convert $G/net_b8.pth "$T/no_dir/out.safetensors"
 expect 0 "$BIN" convert --help
 expect 0 "$BIN" info --help
 

@@ -75,9 +75,9 @@ grep -q "would overwrite" "$T/err" && ok || bad "overwrite: $(cat "$T/err")"
 expect 2 "$BIN" restore -m $M -o "$T/x6" tests/golden/image/truncated.png tests/golden/image/truncated.jpg
 grep -q "same name" "$T/err" && ok || bad "collision: $(cat "$T/err")"
 for d in x2 x3 x4 x5 x6; do [ -z "$(ls -A "$T/$d" 2>/dev/null)" ] && ok || bad "$d: files written: $(ls -A "$T/$d")"; done
-# Output folder that cannot be made: a failure while working (exit 1).
+# Output folder that cannot be made: bad usage, refused before any work (exit 2).
 touch "$T/file"
-expect 1 "$BIN" restore -m $M -o "$T/file/sub" $G/restore_input.png
+expect 2 "$BIN" restore -m $M -o "$T/file/sub" $G/restore_input.png
 expect 0 "$BIN" restore --help
 
 echo "cli_restore: $passes passed, $fails failed"

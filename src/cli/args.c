@@ -82,7 +82,7 @@ static int set_number(const ac_cmd_spec *spec, const ac_opt *o, const char *v) {
         return 2;
     }
     if ((o->min != 0 || o->max != 0) && (d < o->min || d > o->max)) {
-        ac_cli_error("%s: --%s must be between %g and %g, got %s", spec->name, o->name, o->min,
+        ac_cli_error("%s: --%s must be between %.15g and %.15g, got %s", spec->name, o->name, o->min,
                      o->max, v);
         return 2;
     }
@@ -152,6 +152,12 @@ int ac_parse_args(const ac_cmd_spec *spec, int argc, char **argv, ac_str_list *p
             ac_str_list_free(pos);
             return 2;
         }
+    }
+    if (spec->max_positional == 0 && pos->count > 0) {
+        ac_cli_error("%s: unexpected argument '%s' (see 'allclear %s --help')", spec->name, pos->items[0],
+                     spec->name);
+        ac_str_list_free(pos);
+        return 2;
     }
     if (pos->count < spec->min_positional ||
         (spec->max_positional >= 0 && pos->count > spec->max_positional)) {

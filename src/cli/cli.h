@@ -32,4 +32,15 @@ int ac_cmd_info(int argc, char **argv);
 void ac_cli_format_count(size_t v, char *buf, size_t size);  // 28712861 -> "28,712,861"
 bool ac_cli_looks_like_net(const ac_tensor_map *m);          // has the network's tensors
 
+// Output places (outputs.c), checked before any work: 0, or 2 after printing one line
+// '<cmd>: PATH: why' when the file (its folder must exist) or the folder (made if missing)
+// cannot be written.
+int ac_cli_check_out_file(const char *cmd, const char *path);
+int ac_cli_check_out_dir(const char *cmd, const char *dir);
+// The outermost missing folder of `dir` (new string; NULL when `dir` exists): what
+// ac_mkdir_p(dir) will make. ac_cli_remove_made removes those folders again, innermost first
+// and only while empty, and frees `top`.
+char *ac_cli_missing_top(const char *dir);
+void ac_cli_remove_made(const char *dir, char *top);
+
 #endif

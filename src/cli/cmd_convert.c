@@ -57,6 +57,7 @@ int ac_cmd_convert(int argc, char **argv) {
         ac_cli_error("convert: %s: the output must be a .safetensors file", out);
         return 2;
     }
+    if (ac_cli_check_out_file("convert", out)) return 2;
     ac_tensor_map *m = NULL;
     ac_model_file_kind kind;
     if (ac_model_file_read(in, entry, &m, &kind) != AC_OK) {

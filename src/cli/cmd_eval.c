@@ -2,7 +2,9 @@
 // validation pairs, per weather type and overall, as a table.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "cli/args.h"
@@ -15,6 +17,62 @@ static void eval_progress(void *ctx, size_t done, size_t total) {
     ac_progress *p = ctx;
     p->total = (int64_t)total;
     if (p->tty) ac_progress_update(p, (int64_t)done, NULL);
+}
+
+// What `eval -o DIR` writes: DIR/<type>/<input stem>.png per pair (src/train/eval.c), and
+// which of those files and type folders are new, so that a failed run removes exactly what it
+// added (files that were there before are left).
+typedef struct out_plan {
+    char **paths;
+    bool *existed;
+    size_t n;
+    char **made;     // per type: the outermost folder the run will make (NULL: exists)
+    int n_types;
+} out_plan;
+
+static void plan_outputs(const char *dir, const ac_meta_set *data, out_plan *p) {
+    size_t total = 0;
+    for (int t = 0; t < data->count; t++) total += data->sources[t]->count;
+    p->paths = ac_xcalloc(total ? total : 1, sizeof *p->paths);
+    p->existed = ac_xcalloc(total ? total : 1, sizeof *p->existed);
+    p->made = ac_xcalloc((size_t)data->count, sizeof *p->made);
+    p->n_types = data->count;
+    p->n = 0;
+    for (int t = 0; t < data->count; t++) {
+        const ac_meta *m = data->sources[t];
+        char *sub = ac_path_join(dir, m->name);
+        p->made[t] = ac_cli_missing_top(sub);
+        for (size_t i = 0; i < m->count; i++) {
+            char *stem = ac_path_stem(m->pairs[i].input);
+            size_t len = strlen(sub) + strlen(stem) + 8;
+            char *path = ac_xmalloc(len);
+            snprintf(path, len, "%s/%s.png", sub, stem);
+            free(stem);
+            p->existed[p->n] = ac_path_exists(path);
+            p->paths[p->n++] = path;
+        }
+        free(sub);
+    }
+}
+
+// undo: remove the new files and folders (after a failure); otherwise only free the plan
+static void finish_outputs(const char *dir, const ac_meta_set *data, out_plan *p, bool undo) {
+    for (size_t i = 0; i < p->n; i++) {
+        if (undo && !p->existed[i]) unlink(p->paths[i]);
+        free(p->paths[i]);
+    }
+    for (int t = 0; t < p->n_types; t++) {
+        if (undo && p->made[t]) {
+            char *sub = ac_path_join(dir, data->sources[t]->name);
+            ac_cli_remove_made(sub, p->made[t]);
+            free(sub);
+        } else {
+            free(p->made[t]);
+        }
+    }
+    free(p->paths);
+    free(p->existed);
+    free(p->made);
 }
 
 static void print_value(double v, int decimals) {
@@ -62,6 +120,7 @@ int ac_cmd_eval(int argc, char **argv) {
         ac_cli_error("eval: --pred-dir measures existing images; -o, --pad and --official-resize need a model");
         return 2;
     }
+    if (out_dir && ac_cli_check_out_dir("eval", out_dir)) return 2;
     if (threads > 0) ac_set_threads(threads);
     ac_meta_set *data;
     if (ac_meta_set_open(valid, &data) != AC_OK) {
@@ -82,7 +141,10 @@ int ac_cmd_eval(int argc, char **argv) {
         ac_progress bar;
         ac_progress_start(&bar, "eval", 0, 1 << 30);
         ac_eval_opts eo = {official ? AC_VALID_RESIZE : AC_VALID_PAD, y, 1, out_dir, eval_progress, &bar};
+        out_plan plan = {0};
+        if (out_dir) plan_outputs(out_dir, data, &plan);
         st = ac_evaluate(net, data, &eo, &r);
+        if (out_dir) finish_outputs(out_dir, data, &plan, st != AC_OK);  // no partial output
         if (bar.tty) fprintf(stderr, "\r\033[K");
         ac_net_free(net);
     }

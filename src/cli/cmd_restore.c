@@ -219,6 +219,7 @@ int ac_cmd_restore(int argc, char **argv) {
     job_list jobs = {0};
     rc = gather(&inputs, a.outdir, a.quiet, &jobs);
     ac_str_list_free(&inputs);
+    if (!rc) rc = ac_cli_check_out_dir("restore", a.outdir);
     ac_net *net = NULL;
     if (!rc) {
         ac_model_file_opts mo = {a.entry, a.width, a.res_blocks};
@@ -227,11 +228,13 @@ int ac_cmd_restore(int argc, char **argv) {
             rc = 2;
         }
     }
+    char *made = rc ? NULL : ac_cli_missing_top(a.outdir);  // removed again if nothing is written
     if (!rc && ac_mkdir_p(a.outdir) != AC_OK) {
         ac_cli_error("%s", ac_error_message());
         rc = 1;
     }
     if (rc) {
+        ac_cli_remove_made(a.outdir, made);
         ac_net_free(net);
         free_jobs(&jobs);
         return rc;
@@ -278,7 +281,10 @@ int ac_cmd_restore(int argc, char **argv) {
         bar.done = (int64_t)(written + bad);
         ac_progress_finish(&bar, NULL);
     }
-    if (!a.quiet) printf("restore: wrote %zu image%s to %s\n", written, written == 1 ? "" : "s", a.outdir);
+    // Nothing written is a failure (an error line already said why): no summary, no folder.
+    if (!a.quiet && written) printf("restore: wrote %zu image%s to %s\n", written, written == 1 ? "" : "s", a.outdir);
+    if (written) free(made);
+    else ac_cli_remove_made(a.outdir, made);
     if (bad && jobs.n > 1) ac_cli_error("restore: %zu of %zu inputs could not be restored", bad, jobs.n);
     if (bad && !rc) rc = 2;
     ac_net_free(net);

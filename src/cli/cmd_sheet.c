@@ -29,6 +29,10 @@ int ac_cmd_sheet(int argc, char **argv) {
         ac_str_list_free(&pos);
         return 2;
     }
+    if (ac_cli_check_out_file("sheet", out)) {
+        ac_str_list_free(&pos);
+        return 2;
+    }
     const int gap = 4, n = pos.count, rows = (n + cols - 1) / cols;
     const int sw = cols * tile + (cols + 1) * gap, sh = rows * tile + (rows + 1) * gap;
     ac_tensor *sheet = ac_tensor_new4(1, 3, sh, sw);

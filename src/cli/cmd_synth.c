@@ -76,7 +76,8 @@ int ac_cmd_synth(int argc, char **argv) {
             else if (!strcmp(a, "-o") || !strcmp(a, "--out")) outdir = val;
             else if (!strcmp(a, "--depth-dir")) depth_dir = val;
             else if (!strcmp(a, "--seed") ? !parse_u64(val, &seed) : (!parse_u64(val, &count) || count < 1 || count > 10000)) {
-                fprintf(stderr, "allclear: synth: bad value for %s: '%s'\n", a, val);
+                fprintf(stderr, "allclear: synth: %s expects a whole number %s, got '%s'\n", a,
+                        !strcmp(a, "--seed") ? "of 0 or more" : "from 1 to 10000", val);
                 free(inputs);
                 return 2;
             }
@@ -105,6 +106,10 @@ int ac_cmd_synth(int argc, char **argv) {
     }
     if (depth_dir && weather != AC_WEATHER_HAZE) {
         fprintf(stderr, "allclear: synth: --depth-dir applies to haze only\n");
+        free(inputs);
+        return 2;
+    }
+    if (ac_cli_check_out_dir("synth", outdir)) {
         free(inputs);
         return 2;
     }
@@ -155,6 +160,7 @@ int ac_cmd_synth(int argc, char **argv) {
         rc = 2;
     }
     char *wdir = ac_path_join(outdir, ac_weather_name(weather));
+    char *made = rc ? NULL : ac_cli_missing_top(wdir);  // removed again on failure
     if (!rc && ac_mkdir_p(wdir) != AC_OK) {
         fprintf(stderr, "allclear: %s\n", ac_error_message());
         rc = 1;
@@ -224,7 +230,12 @@ int ac_cmd_synth(int argc, char **argv) {
                    done == 1 ? "" : "s", wdir, meta);
         }
     }
-    if (rc) remove_written(&run);  // no partial output
+    if (rc) {  // no partial output
+        remove_written(&run);
+        ac_cli_remove_made(wdir, made);
+    } else {
+        free(made);
+    }
     free(meta);
     ac_free_list(run.written, run.nwritten);
     free(pairs);

@@ -22,6 +22,9 @@ typedef struct train_cli {
     int epoch, epochs;
     bool validating;
     bool contrastive;
+    bool opened;       // the trainer is set up; until then notes wait in `held`
+    char *held;        // notes of the setup, printed once it succeeded (a refusal prints one line only)
+    size_t held_len;
 } train_cli;
 
 static void fmt_losses(char *buf, size_t n, const char *stage, const ac_step_losses *m, bool contrastive) {
@@ -44,7 +47,17 @@ static void clear_bar(train_cli *c) {
 }
 
 static void on_note(void *ctx, const char *text) {
-    clear_bar(ctx);
+    train_cli *c = ctx;
+    if (!c->opened) {
+        size_t n = strlen(text);
+        c->held = ac_xrealloc(c->held, c->held_len + n + 2);
+        memcpy(c->held + c->held_len, text, n);
+        c->held_len += n;
+        c->held[c->held_len++] = '\n';
+        c->held[c->held_len] = '\0';
+        return;
+    }
+    clear_bar(c);
     printf("%s\n", text);
     fflush(stdout);
 }
@@ -218,6 +231,9 @@ static int train_run(bool teacher, int argc, char **argv) {
     ac_train_events ev = {&c, on_note, on_epoch_start, on_step, on_validating, on_epoch_end};
     ac_trainer *tr;
     ac_status st = ac_trainer_open(&o, &ev, &tr);
+    c.opened = true;
+    if (!st && c.held) fputs(c.held, stdout);
+    free(c.held);
     if (st) {
         report_error();
         ac_str_list_free(&teachers);

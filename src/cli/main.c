@@ -20,7 +20,7 @@ static const ac_command commands[] = {
     {"sheet", "a contact sheet (grid) of images in one PNG", ac_cmd_sheet},
 };
 
-static void usage(FILE *f) {
+static void usage(FILE *f) {  // --help
     fprintf(f,
             "usage: allclear <command> [options]\n\n"
             "allclear removes rain, haze and snow from photos with one network trained by\n"
@@ -44,8 +44,8 @@ static void prefer_passive_openmp(char **argv) {
 
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
-    if (argc < 2) {
-        usage(stderr);
+    if (argc < 2) {  // an error is one line (the command list is in --help)
+        fprintf(stderr, "allclear: no command given (see 'allclear --help')\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

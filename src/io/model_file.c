@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "io/safetensors.h"
 #include "io/torch_load.h"
@@ -29,6 +31,8 @@ const char *ac_config_source_name(ac_config_source s) {
 
 ac_status ac_model_file_sniff(const char *path, ac_model_file_kind *kind) {
     *kind = AC_MODEL_FILE_UNKNOWN;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return ac_fail(AC_ERR_IO, "%s: is a folder, not a model file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return ac_fail(AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char head[9];
@@ -41,10 +45,18 @@ ac_status ac_model_file_sniff(const char *path, ac_model_file_kind *kind) {
     if (got == 0) return ac_fail(AC_ERR_FORMAT, "%s: file is empty", path);
     if (got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] < 9 && head[3] < 9) {
         *kind = AC_MODEL_FILE_TORCH_ZIP;
-    } else if (got == 9 && head[8] == '{') {
+    } else {
+        // Safetensors: a header length, then a JSON object. A length past the end still means
+        // safetensors (a truncated file then says so) unless the bytes also read as the start
+        // of a pickle (PROTO 0x80, version 1-5); so does the name when the content is no pickle.
+        size_t len = strlen(path);
+        bool named = len >= 12 && !strcasecmp(path + len - 12, ".safetensors");
+        bool pickle_like = got >= 2 && head[0] == 0x80 && head[1] >= 1 && head[1] <= 5;
         uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | head[i];
-        if (n >= 2 && n <= (uint64_t)size - 8) *kind = AC_MODEL_FILE_SAFETENSORS;
+        for (int i = got == 9 ? 7 : -1; i >= 0; i--) n = n << 8 | head[i];
+        bool fits = n >= 2 && n <= (uint64_t)size - 8 && size >= 8;
+        if ((got == 9 && head[8] == '{' && (fits || !pickle_like || named)) || (named && !pickle_like))
+            *kind = AC_MODEL_FILE_SAFETENSORS;
     }
     return AC_OK;
 }
