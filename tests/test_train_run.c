@@ -388,6 +388,20 @@ static void test_nonfinite_run(void) {
         CHECK(!strcmp(ac_tensor_map_meta(m, "epoch"), "1") && !strcmp(ac_tensor_map_meta(m, "adam_step"), "0"));
         ac_tensor_map_free(m);
     }
+    // the limit reached in epoch 1: nothing was saved, and the message says so
+    o = tiny_opts("nonfinite_skip0");
+    o.teachers = ts;
+    o.contrastive = false;
+    o.nonfinite = AC_NONFINITE_SKIP;
+    o.max_skips = 2;
+    CHECK(ac_trainer_open(&o, NULL, &tr) == AC_OK);
+    st = ac_trainer_run(tr);
+    ac_trainer_close(tr);
+    CHECK_MSG(st == AC_ERR_NUMERIC && strstr(ac_error_message(), "epoch 1, step 2") &&
+                  strstr(ac_error_message(), "stopped, before any state was saved"),
+              "status %d: %s", st, ac_error_message());
+    snprintf(p, sizeof p, "%s/latest.safetensors", o.save_dir);
+    CHECK(!ac_path_exists(p));
 }
 
 // ac_evaluate equals a plain loop of forward + ac_metrics_compute (the code of

@@ -632,10 +632,16 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ac_error_message());
             nonfinite++;
-            if (++tr->skip_run >= o->max_skips)
+            if (++tr->skip_run >= o->max_skips) {
+                char kept[600];
+                if (tr->state.epoch > 0)
+                    snprintf(kept, sizeof kept, "the last good state is %s (epoch %d)", tr->latest, tr->state.epoch);
+                else
+                    snprintf(kept, sizeof kept, "before any state was saved");
                 return ac_fail(st, "epoch %d, step %d (batch %d): %s; %d steps in a row were non-finite (--nonfinite "
-                               "skip stops after %d); stopped, the last good state is %s (epoch %d)", e, pos, index,
-                               msg, tr->skip_run, o->max_skips, tr->latest, tr->state.epoch);
+                               "skip stops after %d); stopped, %s", e, pos, index, msg, tr->skip_run, o->max_skips,
+                               kept);
+            }
             warn(tr, "epoch %d, step %d (batch %d): %s; the step's update is skipped (%d in a row, at most %d)", e,
                  pos, index, msg, tr->skip_run, o->max_skips);
             continue;
