@@ -2,7 +2,8 @@
 // in a temporary folder: a run resumed from its state after epoch 1 is bit-identical to an
 // uninterrupted one (losses in log.csv, weights, optimiser state, best checkpoints);
 // inconsistent setups are refused before the first step; a teacher run leaves its files;
-// a non-finite loss stops the run with the epoch and step; evaluation equals the metrics of
+// a non-finite loss stops the run with the epoch and step (or, skipped, stops after the
+// limit of steps in a row); evaluation equals the metrics of
 // the same images; the best-checkpoint bookkeeping.
 #include <dirent.h>
 #include <sys/stat.h>
@@ -360,6 +361,45 @@ static void test_nonfinite_run(void) {
                   strstr(ac_error_message(), "non-finite loss"),
               "status %d: %s", st, ac_error_message());
     char p[200];
+    snprintf(p, sizeof p, "%s/latest.safetensors", o.save_dir);
+    CHECK(!ac_path_exists(p));
+
+    // skip mode: every step's loss is non-finite, so max_skips of them in a row stop the run
+    // without a state of the bad steps; the message names the step and the limit
+    o = tiny_opts("nonfinite_skip");
+    o.teachers = ts;
+    o.contrastive = false;
+    o.nonfinite = AC_NONFINITE_SKIP;
+    o.max_skips = 3;
+    o.epochs = 3;
+    o.kc_epochs = 2;  // the NaN teacher acts in KC only
+    CHECK(ac_trainer_open(&o, NULL, &tr) == AC_OK);
+    st = ac_trainer_run(tr);
+    ac_trainer_close(tr);
+    CHECK_MSG(st == AC_ERR_NUMERIC && strstr(ac_error_message(), "epoch 2, step 1") &&
+                  strstr(ac_error_message(), "non-finite loss") &&
+                  strstr(ac_error_message(), "3 steps in a row were non-finite (--nonfinite skip stops after 3)"),
+              "status %d: %s", st, ac_error_message());
+    // epoch 1 (both steps skipped) was saved, with no Adam step taken
+    snprintf(p, sizeof p, "%s/latest.safetensors", o.save_dir);
+    ac_tensor_map *m = NULL;
+    CHECK(ac_train_state_read(p, &m) == AC_OK);
+    if (m) {
+        CHECK(!strcmp(ac_tensor_map_meta(m, "epoch"), "1") && !strcmp(ac_tensor_map_meta(m, "adam_step"), "0"));
+        ac_tensor_map_free(m);
+    }
+    // the limit reached in epoch 1: nothing was saved, and the message says so
+    o = tiny_opts("nonfinite_skip0");
+    o.teachers = ts;
+    o.contrastive = false;
+    o.nonfinite = AC_NONFINITE_SKIP;
+    o.max_skips = 2;
+    CHECK(ac_trainer_open(&o, NULL, &tr) == AC_OK);
+    st = ac_trainer_run(tr);
+    ac_trainer_close(tr);
+    CHECK_MSG(st == AC_ERR_NUMERIC && strstr(ac_error_message(), "epoch 1, step 2") &&
+                  strstr(ac_error_message(), "stopped, before any state was saved"),
+              "status %d: %s", st, ac_error_message());
     snprintf(p, sizeof p, "%s/latest.safetensors", o.save_dir);
     CHECK(!ac_path_exists(p));
 }

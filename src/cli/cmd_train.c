@@ -62,6 +62,13 @@ static void on_note(void *ctx, const char *text) {
     fflush(stdout);
 }
 
+static void on_warn(void *ctx, const char *text) {
+    clear_bar(ctx);
+    fflush(stdout);
+    fprintf(stderr, "allclear: warning: %s\n", text);
+    fflush(stderr);
+}
+
 static void on_epoch_start(void *ctx, int epoch, int epochs, const char *stage, int steps, double lr) {
     train_cli *c = ctx;
     static char label[64];
@@ -103,8 +110,10 @@ static void on_epoch_end(void *ctx, const ac_epoch_record *r) {
     char buf[160], val[64] = "";
     fmt_losses(buf, sizeof buf, r->stage, &r->mean, c->contrastive);
     if (r->validated) snprintf(val, sizeof val, "; valid PSNR %.3f SSIM %.4f", r->psnr, r->ssim);
-    printf("epoch %d %s: %d steps%s, lr %.4g, %s%s (%.1f s)\n", r->epoch, r->stage, r->steps,
-           r->skipped ? " (some batches skipped: a weather type was missing)" : "", r->lr, buf, val, r->seconds);
+    char nf[64] = "";
+    if (r->nonfinite) snprintf(nf, sizeof nf, " (%d non-finite step%s skipped)", r->nonfinite, r->nonfinite > 1 ? "s" : "");
+    printf("epoch %d %s: %d steps%s%s, lr %.4g, %s%s (%.1f s)\n", r->epoch, r->stage, r->steps,
+           r->skipped ? " (some batches skipped: a weather type was missing)" : "", nf, r->lr, buf, val, r->seconds);
     fflush(stdout);
 }
 
@@ -145,6 +154,7 @@ static int train_run(bool teacher, int argc, char **argv) {
     double seed = (double)o.seed;
     int threads = 0;
     bool no_cr = false, pad = false;
+    const char *nonfinite = "stop";
     const ac_opt common[] = {
         {"train", 0, AC_OPT_STRING, &o.train, "PATH",
          teacher ? "training pairs of one weather type: a meta file" : "folder of meta files, one per weather type", 0, 0},
@@ -173,6 +183,10 @@ static int train_run(bool teacher, int argc, char **argv) {
         {"valid-pad", 0, AC_OPT_FLAG, &pad, NULL, "validate at the original size (reflection pad) instead of the reference resize", 0, 0},
         {"resume", 0, AC_OPT_FLAG, &o.resume, NULL, "continue from DIR/latest.safetensors", 0, 0},
         {"stop-after", 0, AC_OPT_INT, &o.stop_after, "E", "stop after epoch E (continue later with --resume)", 1, 1000000},
+        {"nonfinite", 0, AC_OPT_STRING, &nonfinite, "stop|skip",
+         "a step whose loss or gradient is NaN or infinite: 'stop' the run, exit 1, keep the last good "
+         "DIR/latest.safetensors (default); 'skip' its update (a warning names it; the epoch line and log.csv "
+         "count them; 10 in a row stop the run)", 0, 0},
         {"threads", 0, AC_OPT_INT, &threads, "N", "compute threads (default: all cores)", 1, 4096},
         {"data-threads", 0, AC_OPT_INT, &o.data_threads, "N", "image decoding threads (default 2)", 0, 256},
         {"log-every", 0, AC_OPT_INT, &o.log_every, "N", "without a terminal: a progress line every N steps (default 10)", 1, 1000000},
@@ -213,6 +227,13 @@ static int train_run(bool teacher, int argc, char **argv) {
         return 2;
     }
     o.seed = (uint64_t)seed;
+    if (strcmp(nonfinite, "stop") && strcmp(nonfinite, "skip")) {
+        ac_cli_error("%s: --nonfinite expects 'stop' or 'skip', got '%s'", spec.name, nonfinite);
+        ac_str_list_free(&teachers);
+        return 2;
+    }
+    o.nonfinite = strcmp(nonfinite, "skip") ? AC_NONFINITE_STOP : AC_NONFINITE_SKIP;
+    _Static_assert(AC_NONFINITE_MAX_SKIPS == 10, "--nonfinite's help names the limit");
     o.contrastive = !no_cr;
     o.valid_mode = pad ? AC_VALID_PAD : AC_VALID_RESIZE;
     o.teachers = (const char *const *)teachers.items;
@@ -228,7 +249,7 @@ static int train_run(bool teacher, int argc, char **argv) {
     else default_rank_threads();
 
     train_cli c = {.log_every = o.log_every, .contrastive = o.contrastive && !teacher};
-    ac_train_events ev = {&c, on_note, on_epoch_start, on_step, on_validating, on_epoch_end};
+    ac_train_events ev = {&c, on_note, on_epoch_start, on_step, on_validating, on_epoch_end, on_warn};
     ac_trainer *tr;
     ac_status st = ac_trainer_open(&o, &ev, &tr);
     c.opened = true;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "image/image_internal.h"
+#include "io/atomic_file.h"
 
 static _Atomic uint64_t ac_pixel_limit = AC_IMAGE_DEFAULT_PIXEL_LIMIT;
 
@@ -171,6 +172,12 @@ ac_status ac_file_write_atomic(const char *path, const void *buf, size_t size) {
     const unsigned char *p = buf;
     size_t done = 0;
     int err = 0;
+    long long kill_at;
+    if (ac_atomic_fault_next(&kill_at)) {  // the crash-safety test hook (atomic_file.h)
+        size_t part = kill_at >= 0 && (unsigned long long)kill_at < size ? (size_t)kill_at : size;
+        if (part && write(fd, p, part) < 0) err = errno;
+        ac_atomic_fault_kill();
+    }
     while (done < size) {
         ssize_t w = write(fd, p + done, size - done);
         if (w < 0) {

@@ -1,6 +1,13 @@
 // atomic_file.h: writes that never leave a half-written file. Data goes to a temporary file
 // in the destination's folder; commit flushes, fsyncs and renames it over the destination;
-// abort (or any failure) removes the temporary file.
+// abort (or any failure) removes the temporary file. A process killed mid-write leaves the
+// old destination intact plus a stray temporary file (DEST.tmp.XXXXXX, or DEST.tmp-XXXXXX
+// from ac_file_write_atomic), which ac_atomic_sweep removes.
+//
+// Test hook (fault injection, for crash-safety tests): with the environment variable
+// AC_FAULT_KILL_WRITE=N or N:B, the process kills itself with SIGKILL during its Nth atomic
+// write (counting ac_atomic_open and ac_file_write_atomic calls from 1): after B bytes of
+// the temporary file are on disk (N alone: after all of them), before the rename.
 #ifndef AC_ATOMIC_FILE_H
 #define AC_ATOMIC_FILE_H
 
@@ -13,6 +20,9 @@ typedef struct ac_atomic_file {
     char *tmp_path;
     char *path;
     bool failed;
+    // the test hook: this is the write to kill, after kill_at bytes (< 0: before the rename)
+    bool kill;
+    long long kill_at, written;
 } ac_atomic_file;
 
 ac_status ac_atomic_open(ac_atomic_file *af, const char *path);
@@ -20,5 +30,16 @@ ac_status ac_atomic_open(ac_atomic_file *af, const char *path);
 bool ac_atomic_write(ac_atomic_file *af, const void *data, size_t size);
 ac_status ac_atomic_commit(ac_atomic_file *af);
 void ac_atomic_abort(ac_atomic_file *af);
+
+// Removes from dir the temporary files of atomic writes that a killed process left behind
+// (names ending in .tmp.XXXXXX or .tmp-XXXXXX, six characters of mkstemp's alphabet); sets
+// *removed to their number. Only for folders that no other process is writing into.
+ac_status ac_atomic_sweep(const char *dir, int *removed);
+
+// The test hook above: counts one atomic write and tells whether it is the one to kill and
+// after how many bytes (*kill_at < 0: after all of them). False without the variable.
+bool ac_atomic_fault_next(long long *kill_at);
+// Kills this process with SIGKILL (the test hook's crash).
+void ac_atomic_fault_kill(void);
 
 #endif

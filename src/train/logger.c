@@ -10,7 +10,7 @@
 #include "io/tbevents.h"
 
 const char ac_train_log_header[] =
-    "epoch,stage,lr,steps,skipped,loss,l1,t,pfe,pfv,scr,hcr,val_psnr,val_ssim,seconds";
+    "epoch,stage,lr,steps,skipped,loss,l1,t,pfe,pfv,scr,hcr,val_psnr,val_ssim,nonfinite,seconds";
 
 struct ac_train_log {
     char *csv_path;
@@ -97,9 +97,9 @@ ac_status ac_train_log_epoch(ac_train_log *l, const ac_epoch_record *r) {
     const ac_step_losses *m = &r->mean;
     char val[80] = ",";
     if (r->validated) snprintf(val, sizeof val, "%.17g,%.17g", r->psnr, r->ssim);
-    int n = fprintf(l->csv, "%d,%s,%.9g,%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%s,%.3f\n", r->epoch,
+    int n = fprintf(l->csv, "%d,%s,%.9g,%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%s,%d,%.3f\n", r->epoch,
                     r->stage, r->lr, r->steps, r->skipped, m->loss, m->l1, m->t, m->pfe, m->pfv, m->scr, m->hcr,
-                    val, r->seconds);
+                    val, r->nonfinite, r->seconds);
     if (n < 0 || fflush(l->csv) != 0) return ac_fail(AC_ERR_IO, "%s: write failed", l->csv_path);
     ac_status st = tb_losses(l, "train", r->stage, m, r->epoch);
     if (!st) st = ac_tb_scalar(l->tb, "train/lr", (float)r->lr, r->epoch);

@@ -11,7 +11,8 @@ typedef struct ac_epoch_record {
     int epoch;
     const char *stage;  // "teacher", "KC" or "KE"
     double lr;
-    int steps, skipped;
+    int steps, skipped;   // steps taken; batches skipped (a weather type was missing)
+    int nonfinite;        // steps skipped for a non-finite loss or gradient (--nonfinite skip)
     ac_step_losses mean;  // means over the epoch's steps
     bool validated;
     double psnr, ssim;

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
@@ -18,6 +20,7 @@
 #include "dist/dist.h"
 #include "dist/grad_sync.h"
 #include "image/image.h"
+#include "io/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/eval.h"
 #include "train/kd.h"
@@ -49,6 +52,7 @@ struct ac_trainer {
     int n_trained;
     ac_grad_sync *sync;
     double step_seconds, comm_seconds, sync_seconds, sync_wait_seconds;
+    int skip_run;  // --nonfinite skip: steps skipped in a row so far
 };
 
 ac_train_opts ac_train_defaults(void) {
@@ -70,6 +74,8 @@ ac_train_opts ac_train_defaults(void) {
         .valid_mode = AC_VALID_RESIZE,
         .data_threads = 2,
         .log_every = 10,
+        .nonfinite = AC_NONFINITE_STOP,
+        .max_skips = AC_NONFINITE_MAX_SKIPS,
     };
 }
 
@@ -82,6 +88,18 @@ static void note(ac_trainer *tr, const char *fmt, ...) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     tr->ev.note(tr->ev.ctx, buf);
+}
+
+static void warn(ac_trainer *tr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(ac_trainer *tr, const char *fmt, ...) {
+    void (*say)(void *, const char *) = tr->ev.warn ? tr->ev.warn : tr->ev.note;
+    if (!say) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    say(tr->ev.ctx, buf);
 }
 
 static double now_seconds(void) {
@@ -115,6 +133,9 @@ static ac_status check_options(const ac_train_opts *o) {
     if (!(o->lr > 0) || !(o->lr_min >= 0)) return ac_fail(AC_ERR_ARG, "--lr must be positive and --lr-min not negative");
     if (o->val_freq < 1) return ac_fail(AC_ERR_ARG, "--val-freq must be at least 1");
     if (o->top_k < 0) return ac_fail(AC_ERR_ARG, "--top-k must not be negative");
+    if (o->nonfinite != AC_NONFINITE_STOP && o->nonfinite != AC_NONFINITE_SKIP)
+        return ac_fail(AC_ERR_ARG, "unknown non-finite step mode %d", (int)o->nonfinite);
+    if (o->max_skips < 1) return ac_fail(AC_ERR_ARG, "the limit of consecutive skipped steps must be at least 1");
     if (o->kind == AC_TRAIN_TEACHER && o->n_teachers)
         return ac_fail(AC_ERR_ARG, "a teacher is trained without teachers");
     if (o->kind == AC_TRAIN_STUDENT && o->n_teachers < 1)
@@ -309,6 +330,39 @@ static ac_status broadcast_state(ac_trainer *tr, const ac_ckpt_part *parts, int 
     return st;
 }
 
+// What a killed run may leave in its folder: temporary files of unfinished atomic writes
+// (never read, but they pile up), removed whenever the folder is opened.
+static ac_status sweep_temp_files(ac_trainer *tr) {
+    int removed;
+    ac_status st = ac_atomic_sweep(tr->o.save_dir, &removed);
+    if (!st && removed)
+        note(tr, "removed %d unfinished temporary file%s left by an interrupted run", removed, removed > 1 ? "s" : "");
+    return st;
+}
+
+// A best checkpoint is written before the state that lists it, and one that leaves the list
+// is deleted after: a run killed in between leaves a best-checkpoint file that the state does
+// not list. On resume, such files (named like best checkpoints) are removed, so that exactly
+// the listed ones remain.
+static void remove_unlisted_best(ac_trainer *tr) {
+    DIR *d = opendir(tr->o.save_dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (strncmp(n, "epoch_", 6) || !strstr(n, "_psnr") || !strstr(n, "_ssim") || len < 12 ||
+            strcmp(n + len - 12, ".safetensors"))
+            continue;
+        bool listed = false;
+        for (int i = 0; i < tr->state.topk.count && !listed; i++) listed = !strcmp(tr->state.topk.items[i].file, n);
+        if (listed) continue;
+        char *p = ac_path_join(tr->o.save_dir, n);
+        if (unlink(p) == 0) note(tr, "removed %s: the saved state does not list it (left by an interrupted run)", p);
+        free(p);
+    }
+    closedir(d);
+}
+
 static void trainable_tensors(ac_params *p, ac_tensor ***list, int *n) {
     *list = ac_xrealloc(*list, (size_t)(*n + p->count) * sizeof **list);
     for (int i = 0; i < p->count; i++) (*list)[(*n)++] = p->items[i].tensor;
@@ -366,6 +420,7 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
         st = ac_fail(AC_ERR_ARG, "%s already holds a training state (%s): pass --resume to continue it, or choose "
                      "another --save-dir", o->save_dir, tr->latest);
     if (!st && tr->rank == 0) st = ac_mkdir_p(o->save_dir);
+    if (!st && tr->rank == 0) st = sweep_temp_files(tr);
     st = ac_dist_agree(st);
     if (st) {
         ac_trainer_close(tr);
@@ -396,6 +451,7 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     record_settings(tr);
     if (tr->rank == 0) {
         if (o->resume) st = resume(tr, parts, n_parts);
+        if (!st && o->resume) remove_unlisted_best(tr);
         if (!st) st = ac_train_log_open(o->save_dir, o->resume ? tr->state.epoch : -1, &tr->log);
         if (!st) st = write_args_json(tr);
     }
@@ -415,6 +471,9 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
     if (student)
         note(tr, "epochs 1-%d knowledge collation, %d-%d knowledge examination%s", tr->kc_epochs, tr->kc_epochs + 1,
              o->epochs, o->contrastive ? "" : " (no contrastive terms)");
+    if (o->nonfinite == AC_NONFINITE_SKIP)
+        note(tr, "--nonfinite skip: a step with a non-finite loss or gradient is left out; %d in a row stop the run",
+             o->max_skips);
     if (ac_dist_active())
         note(tr, "data parallel over %d MPI ranks (%d on this machine): %d to %d samples of each batch per rank, "
              "%d compute threads per rank", tr->ranks, ac_dist_local_size(), o->batch_size / tr->ranks,
@@ -480,13 +539,54 @@ static void eval_progress(void *ctx, size_t done, size_t total) {
     if (tr->ev.validating) tr->ev.validating(tr->ev.ctx, done, total);
 }
 
+// The test hook of trainer.h: whether AC_FAULT_NAN_GRAD lists step `step` of epoch `e`.
+static bool fault_nan_grad(int e, int step) {
+    const char *s = getenv("AC_FAULT_NAN_GRAD");
+    while (s && *s) {
+        int fe, fs, n = 0;
+        if (sscanf(s, "%d:%d%n", &fe, &fs, &n) != 2 || n == 0) return false;
+        if (fe == e && fs == step) return true;
+        s += n;
+        s += *s == ',';
+    }
+    return false;
+}
+
+// The registry name (with its checkpoint prefix) of a trained tensor.
+static const char *trained_name(const ac_trainer *tr, const ac_tensor *t, const char **prefix) {
+    const ac_params *lists[2] = {ac_net_params(tr->net), tr->ckt ? tr->ckt->params : NULL};
+    const char *prefixes[2] = {"student.", "ckt."};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; lists[l] && i < lists[l]->count; i++)
+            if (lists[l]->items[i].tensor == t) {
+                *prefix = prefixes[l];
+                return lists[l]->items[i].name;
+            }
+    *prefix = "";
+    return "?";
+}
+
+// After the gradient sum (identical on every rank, so every rank decides the same): the first
+// trained tensor whose gradient holds a NaN or an infinity, or NULL.
+static const ac_tensor *nonfinite_grad(const ac_trainer *tr) {
+    for (int i = 0; i < tr->n_trained; i++) {
+        const ac_tensor *t = tr->trained[i];
+        if (!t->requires_grad || !t->grad) continue;
+        size_t n = ac_numel(t);
+        float z = 0;  // stays 0 unless some element is Inf or NaN (x * 0 is NaN for those)
+        for (size_t k = 0; k < n; k++) z += t->grad[k] * 0.0f;
+        if (z != 0) return t;
+    }
+    return NULL;
+}
+
 // One epoch of steps; fills the record's step counts and mean losses.
 static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_record *rec) {
     const ac_train_opts *o = &tr->o;
     const int steps = ac_sampler_batches_per_epoch(tr->sampler);
     ac_sampler_begin_epoch(tr->sampler, e);
     ac_step_losses sum = {0};
-    int done = 0;
+    int done = 0, pos = 0, nonfinite = 0;  // steps taken, batches seen, steps skipped
     const int gb = o->batch_size;  // every rank holds its share of the global batch
     double t0 = now_seconds(), comm0 = ac_dist_comm_seconds();
     double sync0 = tr->sync ? ac_grad_sync_seconds(tr->sync) : 0, wait0 = tr->sync ? ac_grad_sync_wait_seconds(tr->sync) : 0;
@@ -512,17 +612,50 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
         }
         int index = b->index;
         ac_batch_free(b);
-        // the losses are global, so a non-finite one stops every rank at the same step
+        pos++;
+        // the losses are global and the gradients summed over the ranks, so a non-finite one
+        // stops (or skips) every rank at the same step
         if (!st && tr->sync) st = ac_grad_sync_run(tr->sync, tr->trained, tr->n_trained);
+        if (!st && fault_nan_grad(e, pos))
+            for (int i = 0; i < tr->n_trained; i++)
+                if (tr->trained[i]->requires_grad && tr->trained[i]->grad) {
+                    tr->trained[i]->grad[0] = NAN;
+                    break;
+                }
+        const ac_tensor *bad = st ? NULL : nonfinite_grad(tr);
+        if (bad) {
+            const char *prefix, *name = trained_name(tr, bad, &prefix);
+            st = ac_fail(AC_ERR_NUMERIC, "non-finite gradient of '%s%s'%s", prefix, name,
+                         tr->ranks > 1 ? " (summed over the ranks)" : "");
+        }
+        if (st == AC_ERR_NUMERIC && o->nonfinite == AC_NONFINITE_SKIP) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ac_error_message());
+            nonfinite++;
+            if (++tr->skip_run >= o->max_skips) {
+                char kept[600];
+                if (tr->state.epoch > 0)
+                    snprintf(kept, sizeof kept, "the last good state is %s (epoch %d)", tr->latest, tr->state.epoch);
+                else
+                    snprintf(kept, sizeof kept, "before any state was saved");
+                return ac_fail(st, "epoch %d, step %d (batch %d): %s; %d steps in a row were non-finite (--nonfinite "
+                               "skip stops after %d); stopped, %s", e, pos, index, msg, tr->skip_run, o->max_skips,
+                               kept);
+            }
+            warn(tr, "epoch %d, step %d (batch %d): %s; the step's update is skipped (%d in a row, at most %d)", e,
+                 pos, index, msg, tr->skip_run, o->max_skips);
+            continue;
+        }
         if (st) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ac_error_message());
             if (tr->state.epoch > 0)
                 return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped, the last good state is %s (epoch %d)",
-                               e, done + 1, index, msg, tr->latest, tr->state.epoch);
-            return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped before any state was saved", e, done + 1,
+                               e, pos, index, msg, tr->latest, tr->state.epoch);
+            return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped before any state was saved", e, pos,
                            index, msg);
         }
+        tr->skip_run = 0;
         ac_adam_step(tr->adam);
         add_losses(&sum, &l);
         done++;
@@ -533,11 +666,12 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
         }
         if (tr->ev.step) {
             ac_step_losses m = mean_losses(&sum, done);
-            tr->ev.step(tr->ev.ctx, e, done, steps - ac_sampler_skipped(tr->sampler), &m);
+            tr->ev.step(tr->ev.ctx, e, pos, steps - ac_sampler_skipped(tr->sampler), &m);
         }
     }
     rec->steps = done;
     rec->skipped = ac_sampler_skipped(tr->sampler);
+    rec->nonfinite = nonfinite;
     rec->mean = mean_losses(&sum, done);
     tr->step_seconds = done ? (now_seconds() - t0) / done : 0;
     tr->comm_seconds = done ? (ac_dist_comm_seconds() - comm0) / done : 0;

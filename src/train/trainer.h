@@ -8,7 +8,13 @@
 // ac_trainer_open checks everything that can be checked before the first step (data, teacher
 // files and their architecture, VGG19 weights, option consistency, the state to resume from);
 // its errors are the user's to fix. ac_trainer_run then trains; its errors happen while
-// working (I/O, a non-finite loss), and the last good state stays on disk.
+// working (I/O, a non-finite loss or gradient), and the last good state stays on disk: the
+// state is written atomically (a process killed at any moment leaves the previous or the new
+// state), and the stray temporary files and unlisted best checkpoints of a killed run are
+// removed when the folder is opened again.
+//
+// Test hook: the environment variable AC_FAULT_NAN_GRAD=E:S[,E:S...] puts a NaN into the
+// summed gradient of step S of epoch E (steps counted from 1 within the epoch), on every rank.
 #ifndef AC_TRAIN_TRAINER_H
 #define AC_TRAIN_TRAINER_H
 
@@ -21,6 +27,14 @@ typedef enum ac_train_kind {
 } ac_train_kind;
 
 #define AC_VGG_RANDOM "random"
+
+// What a step with a non-finite loss or gradient (after the data-parallel sum) does.
+typedef enum ac_nonfinite_mode {
+    AC_NONFINITE_STOP,  // stop the run (AC_ERR_NUMERIC); the last good state stays on disk
+    AC_NONFINITE_SKIP,  // leave the step's update out (parameters and Adam untouched), go on
+} ac_nonfinite_mode;
+
+#define AC_NONFINITE_MAX_SKIPS 10
 
 typedef struct ac_train_opts {
     ac_train_kind kind;
@@ -44,6 +58,8 @@ typedef struct ac_train_opts {
     int log_every;                          // per-step TensorBoard scalars every N steps (0: off)
     bool resume;                            // continue from save_dir/latest.safetensors
     int stop_after;                         // > 0: stop after this epoch (continue later with resume)
+    ac_nonfinite_mode nonfinite;            // default AC_NONFINITE_STOP
+    int max_skips;                          // skip mode: this many skips in a row stop the run
 } ac_train_opts;
 
 // The reference defaults (student, width 16, 18 res blocks, 250 epochs, batch 32, ...).
@@ -58,12 +74,14 @@ typedef struct ac_train_events {
     void (*step)(void *ctx, int epoch, int step, int steps, const ac_step_losses *mean);
     void (*validating)(void *ctx, size_t done, size_t total);
     void (*epoch_end)(void *ctx, const ac_epoch_record *r);
+    void (*warn)(void *ctx, const char *text);  // a skipped step (NULL: reported as a note)
 } ac_train_events;
 
 typedef struct ac_trainer ac_trainer;
 
 ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, ac_trainer **out);
-// Runs the remaining epochs. AC_ERR_NUMERIC names the epoch and step of a non-finite loss.
+// Runs the remaining epochs. AC_ERR_NUMERIC names the epoch and step of a non-finite loss or
+// gradient (stop mode), or of the last of max_skips consecutive skipped steps (skip mode).
 ac_status ac_trainer_run(ac_trainer *tr);
 void ac_trainer_close(ac_trainer *tr);
 
