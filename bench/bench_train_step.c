@@ -13,7 +13,7 @@
 #include "backend/backend.h"
 #include "optim/optim.h"
 #include "train/kd.h"
-#include "train/model_load.h"
+#include "train/vgg_load.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;

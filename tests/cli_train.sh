@@ -52,6 +52,11 @@ if cmp -s <(cut -d, -f1-14 "$T/s1/log.csv") <(cut -d, -f1-14 "$T/s2/log.csv"); t
     bad "resumed log differs: $(cat "$T/s1/log.csv") /// $(cat "$T/s2/log.csv")"; fi
 [ "$(wc -l <"$T/s1/log.csv")" = 3 ] && ok || bad "log.csv: $(cat "$T/s1/log.csv")"
 cmp -s "$T/s1/final.safetensors" "$T/s2/final.safetensors" && ok || bad "resumed final model differs"
+# the training state restores like the network file (one loader for every model file)
+IMG=$(find "$T/va" -name '*.png' | head -n 1)
+expect 0 "$BIN" restore -m "$T/s1/final.safetensors" -o "$T/rf" "$IMG"
+expect 0 "$BIN" restore -m "$T/s1/latest.safetensors" -o "$T/rl" "$IMG"
+cmp -s "$T/rf/$(basename "${IMG%.*}").png" "$T/rl/$(basename "${IMG%.*}").png" && ok || bad "restore from latest.safetensors differs from final.safetensors"
 # an existing state is not overwritten without --resume
 expect 2 "$BIN" train --teachers "${TE[@]}" --train "$T/tr" --valid "$T/va" --save-dir "$T/s1" --no-contrastive "${TINY[@]}" --epochs 2
 

@@ -11,7 +11,7 @@
 #include "ops/ops.h"
 #include "testlib.h"
 #include "train/kd.h"
-#include "train/model_load.h"
+#include "train/vgg_load.h"
 
 enum { S = 32, W = 4 };
 

@@ -8,7 +8,7 @@
 #include "optim/optim.h"
 #include "testlib.h"
 #include "train/kd.h"
-#include "train/model_load.h"
+#include "train/vgg_load.h"
 
 enum { S = 32, W = 4 };
 

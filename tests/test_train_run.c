@@ -11,13 +11,14 @@
 
 #include "backend/backend.h"
 #include "image/image.h"
+#include "io/model_file.h"
 #include "io/safetensors.h"
 #include "metrics/metrics.h"
 #include "testlib.h"
 #include "train/checkpoint.h"
 #include "train/eval.h"
-#include "train/model_load.h"
 #include "train/trainer.h"
+#include "train/vgg_load.h"
 
 static char tmp[64];
 
@@ -314,7 +315,7 @@ static void test_teacher_run(void) {
         if (strstr(files[i], "/epoch_")) {
             best++;
             ac_net *net = NULL;
-            CHECK(ac_load_net_file(files[i], 0, 0, &net) == AC_OK);
+            CHECK(ac_model_file_load_net(files[i], &(ac_model_file_opts){NULL, 0, 0}, &net) == AC_OK);
             ac_net_free(net);
         }
     ac_free_list(files, n);
@@ -325,9 +326,9 @@ static void test_teacher_run(void) {
     CHECK_MSG(events == 1, "%d TensorBoard event files", events);
     ac_net *fin = NULL, *lat = NULL;
     snprintf(p, sizeof p, "%s/final.safetensors", o.save_dir);
-    CHECK(ac_load_net_file(p, 0, 0, &fin) == AC_OK);
+    CHECK(ac_model_file_load_net(p, &(ac_model_file_opts){NULL, 0, 0}, &fin) == AC_OK);
     snprintf(p, sizeof p, "%s/latest.safetensors", o.save_dir);
-    CHECK(ac_load_net_file(p, 0, 0, &lat) == AC_OK);
+    CHECK(ac_model_file_load_net(p, &(ac_model_file_opts){NULL, 0, 0}, &lat) == AC_OK);
     if (fin && lat) {
         ac_params *a = ac_net_params(fin), *b = ac_net_params(lat);
         int differ = 0;

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "train/eval.h"
-#include "train/model_load.h"
+#include "io/model_file.h"
 
 static void eval_progress(void *ctx, size_t done, size_t total) {
     ac_progress *p = ctx;
@@ -133,7 +133,7 @@ int ac_cmd_eval(int argc, char **argv) {
         st = ac_evaluate_dir(pred_dir, data, y, &r);
     } else {
         ac_net *net;
-        if (ac_load_net_file(model, width, res_blocks, &net) != AC_OK) {
+        if (ac_model_file_load_net(model, &(ac_model_file_opts){NULL, width, res_blocks}, &net) != AC_OK) {
             ac_cli_error("%s", ac_error_message());
             ac_meta_set_free(data);
             return 2;

@@ -74,6 +74,27 @@ static void strip_data_parallel(ac_tensor_map *m) {
     }
 }
 
+// A training state (metadata format AC_TRAIN_STATE_FORMAT) keeps the student's tensors under
+// "student." beside the CKT modules': keep the student's, named as in a plain network file.
+static void take_student_of_training_state(ac_tensor_map *m) {
+    const char *fmt = ac_tensor_map_meta(m, "format");
+    if (!fmt || strcmp(fmt, AC_TRAIN_STATE_FORMAT) != 0) return;
+    static const char pre[] = "student.";
+    const size_t n = sizeof pre - 1;
+    int kept = 0;
+    for (int i = 0; i < m->count; i++) {
+        ac_named_tensor it = m->items[i];
+        if (strncmp(it.name, pre, n) != 0) {
+            free(it.name);
+            ac_tensor_free(it.tensor);
+            continue;
+        }
+        memmove(it.name, it.name + n, strlen(it.name + n) + 1);
+        m->items[kept++] = it;
+    }
+    m->count = kept;
+}
+
 ac_status ac_model_file_read(const char *path, const char *entry, ac_tensor_map **out,
                              ac_model_file_kind *kind) {
     *out = NULL;
@@ -96,6 +117,11 @@ ac_status ac_model_file_read(const char *path, const char *entry, ac_tensor_map 
         return ac_fail(AC_ERR_FORMAT, "%s: holds no tensors", path);
     }
     strip_data_parallel(m);
+    take_student_of_training_state(m);
+    if (m->count == 0) {
+        ac_tensor_map_free(m);
+        return ac_fail(AC_ERR_FORMAT, "%s: a training state without a student network", path);
+    }
     if (kind) *kind = k;
     *out = m;
     return AC_OK;

@@ -12,6 +12,10 @@
 #include "io/tensor_map.h"
 #include "model/net.h"
 
+// Metadata "format" of a training state file (RUN/latest.safetensors, see train/checkpoint.h):
+// its network tensors carry the prefix "student."; reading it as a model file yields them.
+#define AC_TRAIN_STATE_FORMAT "allclear-train-state"
+
 typedef enum ac_model_file_kind {
     AC_MODEL_FILE_UNKNOWN = 0,
     AC_MODEL_FILE_SAFETENSORS,
@@ -33,7 +37,8 @@ typedef struct ac_model_file_opts {
 } ac_model_file_opts;
 
 // Reads the named tensors (and, for safetensors, the metadata) of a model file, with a
-// "module." prefix removed when every key has it. *kind (may be NULL) receives the file kind.
+// "module." prefix removed when every key has it, and of a training state only the student's
+// tensors, without their "student." prefix. *kind (may be NULL) receives the file kind.
 ac_status ac_model_file_read(const char *path, const char *entry, ac_tensor_map **out,
                              ac_model_file_kind *kind);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
-#include "train/model_load.h"
+#include "io/model_file.h"
 
 // ---- best checkpoints ----
 

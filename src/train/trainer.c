@@ -21,10 +21,11 @@
 #include "dist/grad_sync.h"
 #include "image/image.h"
 #include "io/atomic_file.h"
+#include "io/model_file.h"
 #include "train/checkpoint.h"
 #include "train/eval.h"
 #include "train/kd.h"
-#include "train/model_load.h"
+#include "train/vgg_load.h"
 
 struct ac_trainer {
     ac_train_opts o;
@@ -196,7 +197,7 @@ static ac_status open_teachers(ac_trainer *tr) {
     tr->teachers = ac_xcalloc((size_t)o->n_teachers, sizeof *tr->teachers);
     tr->n_teachers = o->n_teachers;
     for (int t = 0; t < o->n_teachers; t++) {
-        ac_status st = ac_load_net_file(o->teachers[t], o->teacher_width, o->teacher_res_blocks, &tr->teachers[t]);
+        ac_status st = ac_model_file_load_net(o->teachers[t], &(ac_model_file_opts){NULL, o->teacher_width, o->teacher_res_blocks}, &tr->teachers[t]);
         if (st) return st;
         const ac_net_config *c = ac_net_config_of(tr->teachers[t]);
         if (c->width != o->width)
