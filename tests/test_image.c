@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "io/read_all.h"
 #include "testlib.h"
 
 #define FIX "tests/golden/image/"

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "image/image.h"
+#include "io/read_all.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "metrics/metrics.h"

@@ -11,7 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "image/image.h"
+#include "io/atomic_file.h"
+#include "io/read_all.h"
 
 #define MAX_META_BYTES (256u << 20)
 #define SHOW_MISSING 3

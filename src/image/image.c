@@ -1,18 +1,15 @@
-// image.c: format detection, the pixel limit, whole-file reads and atomic writes, and the
-// read/probe/write entry points that dispatch to png.c and jpeg.c (image_internal.h).
+// image.c: format detection, the pixel limit, and the read/probe/write entry points that
+// dispatch to png.c and jpeg.c (image_internal.h).
 #include "image/image.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "image/image_internal.h"
 #include "io/atomic_file.h"
+#include "io/read_all.h"
 
 static _Atomic uint64_t ac_pixel_limit = AC_IMAGE_DEFAULT_PIXEL_LIMIT;
 
@@ -104,98 +101,4 @@ ac_status ac_image_write_png(const char *path, const ac_tensor *img, int bits) {
     st = ac_file_write_atomic(path, buf, size);
     free(buf);
     return st;
-}
-
-// ---- files ----
-
-ac_status ac_file_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *size) {
-    *buf = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ac_fail(AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return ac_fail(AC_ERR_IO, "%s: is a folder, not a file", path);
-    }
-    size_t cap = (sb.st_size > 0 && (uint64_t)sb.st_size < SIZE_MAX) ? (size_t)sb.st_size + 1 : 65536;
-    if (max_bytes && cap > max_bytes + 1) cap = max_bytes + 1;
-    unsigned char *p = malloc(cap);
-    size_t n = 0;
-    if (!p) {
-        fclose(f);
-        return ac_fail(AC_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, cap);
-    }
-    for (;;) {
-        if (n == cap) {
-            if (max_bytes && n > max_bytes) break;
-            size_t ncap = cap * 2;
-            unsigned char *q = ncap > cap ? realloc(p, ncap) : NULL;
-            if (!q) {
-                free(p);
-                fclose(f);
-                return ac_fail(AC_ERR_NOMEM, "%s: out of memory reading the file", path);
-            }
-            p = q;
-            cap = ncap;
-        }
-        size_t got = fread(p + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(p);
-        return ac_fail(AC_ERR_IO, "%s: read error", path);
-    }
-    if (max_bytes && n > max_bytes) {
-        free(p);
-        return ac_fail(AC_ERR_FORMAT, "%s: file is larger than %zu bytes", path, max_bytes);
-    }
-    *buf = p;
-    *size = n;
-    return AC_OK;
-}
-
-ac_status ac_file_write_atomic(const char *path, const void *buf, size_t size) {
-    size_t n = strlen(path);
-    char *tmp = ac_xmalloc(n + 16);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        ac_status st = ac_fail(AC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    const unsigned char *p = buf;
-    size_t done = 0;
-    int err = 0;
-    long long kill_at;
-    if (ac_atomic_fault_next(&kill_at)) {  // the crash-safety test hook (atomic_file.h)
-        size_t part = kill_at >= 0 && (unsigned long long)kill_at < size ? (size_t)kill_at : size;
-        if (part && write(fd, p, part) < 0) err = errno;
-        ac_atomic_fault_kill();
-    }
-    while (done < size) {
-        ssize_t w = write(fd, p + done, size - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            err = errno;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!err && fchmod(fd, 0644) != 0) err = errno;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        free(tmp);
-        return ac_fail(AC_ERR_IO, "%s: cannot write: %s", path, strerror(err));
-    }
-    free(tmp);
-    return AC_OK;
 }

@@ -49,12 +49,6 @@ ac_status ac_image_write_png(const char *path, const ac_tensor *img, int bits);
 // Encodes a PNG into a new heap buffer (free with free()).
 ac_status ac_image_encode_png(const ac_tensor *img, int bits, unsigned char **buf, size_t *size);
 
-// ---- file helpers (also used by the meta writer) ----
-// Reads a whole file (at most max_bytes; 0 = no limit) into a new heap buffer.
-ac_status ac_file_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *size);
-// Writes `size` bytes to `path` through a temporary file in the same folder, fsync, rename.
-ac_status ac_file_write_atomic(const char *path, const void *buf, size_t size);
-
 // ---- pixel helpers on planar float images ----
 // Bilinear resampling of nc planes from h x w to oh x ow, exactly PyTorch's
 // interpolate(mode='bilinear', align_corners=False, antialias=False): source coordinate

@@ -16,7 +16,9 @@
 
 static atomic_llong fault_count;
 
-bool ac_atomic_fault_next(long long *kill_at) {
+// Counts one atomic write and tells whether it is the one to kill and after how many bytes
+// (*kill_at < 0: after all of them). False without the variable.
+static bool fault_next(long long *kill_at) {
     *kill_at = -1;
     const char *s = getenv("AC_FAULT_KILL_WRITE");
     if (!s || !*s) return false;
@@ -29,7 +31,7 @@ bool ac_atomic_fault_next(long long *kill_at) {
     return true;
 }
 
-void ac_atomic_fault_kill(void) {
+static void fault_kill(void) {
     kill(getpid(), SIGKILL);
     for (;;) pause();  // SIGKILL cannot be caught: never reached
 }
@@ -38,7 +40,7 @@ void ac_atomic_fault_kill(void) {
 static void fault_write_and_kill(ac_atomic_file *af, const void *data, size_t n) {
     if (n) fwrite(data, 1, n, af->f);
     fflush(af->f);
-    ac_atomic_fault_kill();
+    fault_kill();
 }
 
 ac_status ac_atomic_open(ac_atomic_file *af, const char *path) {
@@ -63,7 +65,7 @@ ac_status ac_atomic_open(ac_atomic_file *af, const char *path) {
         return ac_fail(AC_ERR_IO, "%s: cannot open for writing", path);
     }
     af->path = ac_xstrdup(path);
-    af->kill = ac_atomic_fault_next(&af->kill_at);
+    af->kill = fault_next(&af->kill_at);
     return AC_OK;
 }
 
@@ -112,6 +114,18 @@ ac_status ac_atomic_commit(ac_atomic_file *af) {
     free(dir_copy);
     release(af);
     return AC_OK;
+}
+
+ac_status ac_file_write_atomic(const char *path, const void *buf, size_t size) {
+    ac_atomic_file af;
+    ac_status st = ac_atomic_open(&af, path);
+    if (st) return st;
+    if (!ac_atomic_write(&af, buf, size)) {
+        st = ac_fail(AC_ERR_IO, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
+        ac_atomic_abort(&af);
+        return st;
+    }
+    return ac_atomic_commit(&af);
 }
 
 // ---- leftovers of killed writers ----

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "data/meta.h"
-#include "image/image.h"
+#include "io/atomic_file.h"
+#include "io/read_all.h"
 #include "io/tbevents.h"
 
 const char ac_train_log_header[] =
