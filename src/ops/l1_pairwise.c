@@ -39,7 +39,24 @@ float ac_cpu_l1_pairwise_forward(int na, int nb, size_t m, const float *a, const
     return (float)(s / count);
 }
 
+// Columns [lo, lo + len) of dx += s * sum_j sign(x_i - y_j): x, dx: (nx, m); y: (ny, m).
+static void add_sign_counts(size_t nx, size_t ny, size_t m, size_t lo, size_t len, const float *x,
+                            const float *y, float s, float *dx) {
+    int cnt[TILE];
+    for (size_t i = 0; i < nx; i++) {
+        const float *xi = x + i * m + lo;
+        for (size_t k = 0; k < len; k++) cnt[k] = 0;
+        for (size_t j = 0; j < ny; j++) {
+            const float *yj = y + j * m + lo;
+            for (size_t k = 0; k < len; k++) cnt[k] += sign_of(xi[k] - yj[k]);
+        }
+        float *d = dx + i * m + lo;
+        for (size_t k = 0; k < len; k++) d[k] += s * (float)cnt[k];
+    }
+}
+
 // a, da: (na, m); b, db: (nb, m); g = d(loss)/d(D). Either gradient may be NULL.
+// (d/db of |a - b| is sign(b - a): db takes the same counts with a and b swapped.)
 void ac_cpu_l1_pairwise_backward(int na, int nb, size_t m, const float *a, const float *b,
                                  float g, double count, float *da, float *db) {
     size_t sa = (size_t)na, sb = (size_t)nb;
@@ -47,32 +64,9 @@ void ac_cpu_l1_pairwise_backward(int na, int nb, size_t m, const float *a, const
     size_t ntiles = (m + TILE - 1) / TILE;
 #pragma omp parallel for schedule(static) if (m * sa * sb > 65536)
     for (size_t t = 0; t < ntiles; t++) {
-        size_t lo = t * TILE, hi = AC_MIN(m, lo + TILE), len = hi - lo;
-        int cnt[TILE];
-        if (da) {
-            for (size_t i = 0; i < sa; i++) {
-                const float *ai = a + i * m + lo;
-                for (size_t k = 0; k < len; k++) cnt[k] = 0;
-                for (size_t j = 0; j < sb; j++) {
-                    const float *bj = b + j * m + lo;
-                    for (size_t k = 0; k < len; k++) cnt[k] += sign_of(ai[k] - bj[k]);
-                }
-                float *d = da + i * m + lo;
-                for (size_t k = 0; k < len; k++) d[k] += s * (float)cnt[k];
-            }
-        }
-        if (db) {
-            for (size_t j = 0; j < sb; j++) {
-                const float *bj = b + j * m + lo;
-                for (size_t k = 0; k < len; k++) cnt[k] = 0;
-                for (size_t i = 0; i < sa; i++) {
-                    const float *ai = a + i * m + lo;
-                    for (size_t k = 0; k < len; k++) cnt[k] += sign_of(ai[k] - bj[k]);
-                }
-                float *d = db + j * m + lo;
-                for (size_t k = 0; k < len; k++) d[k] -= s * (float)cnt[k];
-            }
-        }
+        size_t lo = t * TILE, len = AC_MIN(m, lo + TILE) - lo;
+        if (da) add_sign_counts(sa, sb, m, lo, len, a, b, s, da);
+        if (db) add_sign_counts(sb, sa, m, lo, len, b, a, s, db);
     }
 }
 
