@@ -76,6 +76,7 @@ mkdir -p "$OUT/eval"
 data=$OUT/data
 log=$OUT/experiment.log
 start=$(date +%s)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 declare -A took
 stage() {  # stage NAME DIR COMMAND...: runs a training command unless DIR/final exists
   local name=$1 dir=$2; shift 2
@@ -164,7 +165,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true
   echo "- command: \`scripts/experiment.sh -o $OUT --width $WIDTH --res-blocks $RES_BLOCKS --crop $CROP --batch $BATCH --count $COUNT --epochs $EPOCHS --kc-epochs $KC_EPOCHS --teacher-epochs $TEACHER_EPOCHS --test-count $TEST_COUNT --lr $LR --seed $SEED --vgg $VGG${THREADS:+ --threads $THREADS}\`"
   echo "- network: MSBDN-RDFF width $WIDTH, $RES_BLOCKS residual blocks (the same for every network)"
   echo "- data: 4 training photos x $COUNT synthetic draws (seed 11) = $pairs pairs per weather; validation 1 other draw (seed 12); test: 2 held-out photos x $TEST_COUNT draws (seed 7) per weather"
-  echo "- optimiser: Adam, base lr $LR x $BATCH/16, batch $BATCH, crop $CROP, warm-up then cosine per epoch to 1e-6 with no warm-up, seed $SEED"
+  echo "- optimiser: Adam, base lr $LR x $BATCH/16, batch $BATCH, crop $CROP, cosine per epoch from the base rate to 1e-6 (no warm-up), seed $SEED"
   echo "- teachers: $TEACHER_EPOCHS epochs x $steps_per_epoch steps, L1"
   echo "- student: $EPOCHS epochs x $steps_per_epoch steps = $student_steps steps: $KC_EPOCHS epochs KC (T + PFE + 0.05 PFV + 0.1 SCR), $((EPOCHS - KC_EPOCHS)) epochs KE (L1 + 0.2 HCR), --balanced"
   echo "- mixed baseline: train-teacher on all $((3 * pairs)) pairs, $MIXED_EPOCHS epochs x $((3 * steps_per_epoch)) steps = $mixed_steps steps, L1 (its learning rate changes every 3 student epochs)"
@@ -175,7 +176,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true
   echo "## Machine and cost"
   echo
   echo "- $(uname -sm), ${cpu:-unknown CPU}, $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- allclear: $("$BIN" version 2>/dev/null | head -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- allclear: $("$BIN" version 2>/dev/null | head -1), commit $commit at the start"
   for k in teacher-haze teacher-rain teacher-snow student mixed ke-only; do
     [ -n "${took[$k]:-}" ] && echo "- $k: ${took[$k]} s"
   done
