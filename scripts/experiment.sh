@@ -27,7 +27,7 @@
 #   --vgg PATH|random   VGG19 weights for the contrastive terms (default: torchvision's cached
 #                       file when present, else seeded random weights)
 #   --threads N         compute threads (default: all cores)
-# Cost with the defaults: see docs/experiment.md (about 35 minutes on 2 busy cores).
+# Cost with the defaults: 22 to 29 minutes on 2 busy cores (docs/experiment.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${ALLCLEAR:-build/allclear}
