@@ -14,9 +14,8 @@ OUT=out/demo
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-for w in haze rain snow; do
-  "$BIN" synth --weather "$w" --seed 7 -o "$OUT/data" data/samples/heldout >/dev/null
-done
+source scripts/weather-data.sh
+ac_synth_heldout "$OUT/data" 7 1 >/dev/null
 
 {
   echo "== degraded inputs against the clean photos"

@@ -16,14 +16,10 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 mkdir -p "$WORK"
 data="$WORK/data"
-if [ ! -f "$data/train/snow.json" ]; then
-  # 24 degraded versions of each of the 4 training photos per weather: 96 pairs each.
-  # Validation uses other draws on the same photos: the held-out photos stay unseen.
-  for w in haze rain snow; do
-    "$BIN" synth --weather "$w" --seed 11 --count 24 -o "$data/train" data/samples/train
-    "$BIN" synth --weather "$w" --seed 12 --count 2 -o "$data/valid" data/samples/train
-  done
-fi
+# 24 degraded versions of each of the 4 training photos per weather: 96 pairs each (seed 11).
+# Validation uses 2 other draws (seed 12) on the same photos: the held-out photos stay unseen.
+source scripts/weather-data.sh
+ac_synth_train "$data" 24 11 12 2
 
 common=(--width $WIDTH --res-blocks $RES_BLOCKS --crop $CROP --batch-size $BATCH --lr $LR
         --warmup-epochs 2 --seed $SEED --valid-pad)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # cli_train.sh: `allclear train-teacher`, `allclear train` and `allclear eval` on tiny data made
 # with `allclear synth`: teachers and a student train and leave their files; a run stopped
-# after epoch 1 and resumed writes the same losses as an uninterrupted one; inconsistent
-# setups are refused with one line and exit 2; eval prints a per-type table whose numbers
-# agree with `allclear metrics` on the same images.
+# after epoch 1 and resumed writes the same losses as an uninterrupted one; --kc-epochs 0 runs
+# knowledge examination alone; inconsistent setups are refused with one line and exit 2; eval
+# prints a per-type table whose numbers agree with `allclear metrics` on the same images.
 set -u
 BIN="$1"
 fails=0 passes=0
@@ -57,6 +57,17 @@ IMG=$(find "$T/va" -name '*.png' | head -n 1)
 expect 0 "$BIN" restore -m "$T/s1/final.safetensors" -o "$T/rf" "$IMG"
 expect 0 "$BIN" restore -m "$T/s1/latest.safetensors" -o "$T/rl" "$IMG"
 cmp -s "$T/rf/$(basename "${IMG%.*}").png" "$T/rl/$(basename "${IMG%.*}").png" && ok || bad "restore from latest.safetensors differs from final.safetensors"
+# --kc-epochs 0: knowledge examination alone from the first epoch (the ablation without KC);
+# --kc-epochs = --epochs: collation alone
+expect 0 "$BIN" train --teachers "${TE[@]}" --train "$T/tr" --valid "$T/va" --save-dir "$T/s3" --epochs 2 --kc-epochs 0 --no-contrastive "${TINY[@]}"
+grep -q 'epochs 1-2 knowledge examination only' "$T/out" && grep -q '^epoch 1 KE: ' "$T/out" && grep -q '^epoch 2 KE: ' "$T/out" &&
+    ! grep -q ' KC: ' "$T/out" && ok || bad "--kc-epochs 0: $(cat "$T/out")"
+[ "$(cut -d, -f2 "$T/s3/log.csv" | tr '\n' ' ')" = "stage KE KE " ] && ok || bad "--kc-epochs 0 log: $(cat "$T/s3/log.csv")"
+grep -q '"kc_epochs":[[:space:]]*"0"' "$T/s3/args.json" && ok || bad "--kc-epochs 0 args: $(cat "$T/s3/args.json")"
+expect 0 "$BIN" train --teachers "${TE[@]}" --train "$T/tr" --valid "$T/va" --save-dir "$T/s4" --epochs 1 --kc-epochs 1 --no-contrastive "${TINY[@]}" --warmup-epochs 0
+grep -q 'epochs 1-1 knowledge collation only' "$T/out" && grep -q '^epoch 1 KC: ' "$T/out" && ok || bad "--kc-epochs = --epochs: $(cat "$T/out")"
+expect 2 "$BIN" train --teachers "${TE[@]}" --train "$T/tr" --valid "$T/va" --save-dir "$T/x" --epochs 2 --kc-epochs 3 --no-contrastive "${TINY[@]}"
+grep -q -- '--kc-epochs (3) is more than --epochs (2)' "$T/err" && ok || bad "--kc-epochs > --epochs: $(cat "$T/err")"
 # an existing state is not overwritten without --resume
 expect 2 "$BIN" train --teachers "${TE[@]}" --train "$T/tr" --valid "$T/va" --save-dir "$T/s1" --no-contrastive "${TINY[@]}" --epochs 2
 

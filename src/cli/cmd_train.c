@@ -166,7 +166,7 @@ static int train_run(bool teacher, int argc, char **argv) {
         {"width", 0, AC_OPT_INT, &o.width, "B", "network width (default 16)", 4, 4096},
         {"res-blocks", 0, AC_OPT_INT, &o.res_blocks, "N", "residual blocks of the bottleneck (default 18)", 1, 1000},
         {"epochs", 0, AC_OPT_INT, &o.epochs, "N", "epochs (default 250)", 1, 1000000},
-        {"kc-epochs", 0, AC_OPT_INT, &o.kc_epochs, "N", "knowledge-collation epochs (default: half)", 0, 1000000},
+        {"kc-epochs", 0, AC_OPT_INT, &o.kc_epochs, "N", "knowledge-collation epochs (default: half; 0: knowledge examination only)", 0, 1000000},
         {"batch-size", 0, AC_OPT_INT, &o.batch_size, "N", "batch size (default 32)", 1, 100000},
         {"lr", 0, AC_OPT_DOUBLE, &o.lr, "LR", "learning rate per 16 images (default 2e-4; base lr = LR*batch/16)", 1e-12, 10},
         {"lr-min", 0, AC_OPT_DOUBLE, &o.lr_min, "LR", "final learning rate of the cosine (default 1e-6)", 0, 10},

@@ -469,7 +469,13 @@ ac_status ac_trainer_open(const ac_train_opts *opts, const ac_train_events *ev, 
          student ? "student" : "teacher", o->width, o->res_blocks, ac_params_numel(ac_net_params(tr->net)),
          student ? " (+ CKT modules)" : "", ac_sampler_batches_per_epoch(tr->sampler), o->batch_size, o->crop,
          tr->base_lr);
-    if (student)
+    if (student && tr->kc_epochs == 0)  // the ablation without collation: the teachers go unused
+        note(tr, "epochs 1-%d knowledge examination only (--kc-epochs 0: no knowledge collation)%s", o->epochs,
+             o->contrastive ? "" : " (no contrastive terms)");
+    else if (student && tr->kc_epochs == o->epochs)
+        note(tr, "epochs 1-%d knowledge collation only (no knowledge examination)%s", o->epochs,
+             o->contrastive ? "" : " (no contrastive terms)");
+    else if (student)
         note(tr, "epochs 1-%d knowledge collation, %d-%d knowledge examination%s", tr->kc_epochs, tr->kc_epochs + 1,
              o->epochs, o->contrastive ? "" : " (no contrastive terms)");
     if (o->nonfinite == AC_NONFINITE_SKIP)
