@@ -35,6 +35,15 @@ static char *parent_of(const char *path) {
     return p;
 }
 
+// Replaces *p by its parent folder; false (and *p unchanged in meaning) at the top.
+static bool step_up(char **p) {
+    char *up = parent_of(*p);
+    bool top = !strcmp(up, *p);
+    free(*p);
+    *p = up;
+    return !top;
+}
+
 // Creates and removes a file in the existing folder `dir`: the only sure test that files
 // can be made there (permissions, read-only or special file systems such as /proc).
 static bool can_create_in(const char *dir, int *err) {
@@ -97,11 +106,7 @@ int ac_cli_check_out_dir(const char *cmd, const char *dir) {
             rc = 2;
             break;
         }
-        char *up = parent_of(p);
-        bool same = !strcmp(up, p);
-        free(p);
-        p = up;
-        if (same) break;
+        if (!step_up(&p)) break;
     }
     free(p);
     return rc;
@@ -112,11 +117,7 @@ char *ac_cli_missing_top(const char *dir) {
     while (!ac_path_exists(p)) {
         free(top);
         top = ac_xstrdup(p);
-        char *up = parent_of(p);
-        bool same = !strcmp(up, p);
-        free(p);
-        p = up;
-        if (same) break;
+        if (!step_up(&p)) break;
     }
     free(p);
     return top;
