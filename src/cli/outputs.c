@@ -35,7 +35,7 @@ static char *parent_of(const char *path) {
     return p;
 }
 
-// Replaces *p by its parent folder; false (and *p unchanged in meaning) at the top.
+// Replaces *p by its parent folder; false when *p was already the top ("/" or ".").
 static bool step_up(char **p) {
     char *up = parent_of(*p);
     bool top = !strcmp(up, *p);
