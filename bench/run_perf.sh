@@ -15,7 +15,8 @@
 # allclear's own figures are printed and the script says so.
 #
 # Usage: bench/run_perf.sh [BUILD_DIR] [ROUNDS]     (defaults: build, 3)
-# Environment: SKIP_STEPS=1 leaves out the training steps; PYTHON (default /usr/bin/python3);
+# Environment: SKIP_STEPS=1 leaves out the training steps, SKIP_RESTORE=1 the restores and
+# forwards (parts 1 and 2); PYTHON (default /usr/bin/python3);
 # OMP_WAIT_POLICY (default PASSIVE for both sides, as the allclear program runs: spinning
 # waiters collapse on a shared machine).
 set -u
@@ -58,14 +59,16 @@ restore() {  # bench_restore's RESULT line, in the format of the others
 
 for r in $(seq 1 "$ROUNDS"); do
     echo "# round $r"
-    for t in 1 2; do
-        restore $t
-        run "$BUILD/bench_net" --threads $t --reps 3
-        [ "$HAVE_TORCH" = 1 ] && run "$PY" bench/net_torch.py --threads $t --reps 3
-    done
-    for size in 240x320 720x960; do
-        run "$BUILD/bench_net" --threads 2 --reps 2 --size $size
-    done
+    if [ "${SKIP_RESTORE:-0}" != 1 ]; then
+        for t in 1 2; do
+            restore $t
+            run "$BUILD/bench_net" --threads $t --reps 3
+            [ "$HAVE_TORCH" = 1 ] && run "$PY" bench/net_torch.py --threads $t --reps 3
+        done
+        for size in 240x320 720x960; do
+            run "$BUILD/bench_net" --threads 2 --reps 2 --size $size
+        done
+    fi
     if [ "${SKIP_STEPS:-0}" != 1 ]; then
         run "$BUILD/bench_steps" --threads 2 --reps 2
         [ "$HAVE_TORCH" = 1 ] && run "$PY" bench/net_torch.py --threads 2 --steps --reps 2

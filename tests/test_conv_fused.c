@@ -6,7 +6,7 @@
 // transposed convolutions with kernels smaller than, equal to and larger than the stride
 // (phases without taps), output padding and epilogues. Then the graph ops: ac_conv2d_fused
 // writing into channel slices, ac_copy_into, and the inference RDB / residual block paths
-// against the recorded (unfused) ones. Last, the network's output and input gradient for an
+// against the recorded ones (the same fused convolutions as tape nodes; the RDB op by op). Last, the network's output and input gradient for an
 // image do not depend on the other images of the batch.
 #include <omp.h>
 #include <string.h>
@@ -248,7 +248,7 @@ static void test_graph_slices(void) {
     ac_tensor_free(x), ac_tensor_free(w1), ac_tensor_free(w2);
 }
 
-// The inference paths of the blocks (fused) against their recorded, op-by-op paths.
+// The inference paths of the blocks against their recorded paths (tape nodes; the RDB op by op).
 static void test_blocks_fused(void) {
     ac_rng r;
     ac_rng_seed(&r, 6);
@@ -267,7 +267,7 @@ static void test_blocks_fused(void) {
     rb.slope->data[0] = -0.2f;  // negative slopes too
     cb.slope->data[0] = 0.3f;
     ac_tensor *x = rand_t(&r, 2, 6, 12, 14, 1.0f), *sb = rand_t(&r, 2, 6, 12, 14, 1.0f);
-    ac_params_set_trainable(p, true);  // recording graph: the op-by-op path
+    ac_params_set_trainable(p, true);  // recording graph: tape nodes
     ac_graph *gr = ac_graph_new(true), *gi = ac_graph_new(false);
     struct {
         const char *name;

@@ -65,6 +65,17 @@ typedef struct ac_backend {
     void (*conv2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
     void (*conv2d_fused)(const ac_fused_conv *c);
+    // The backward of a recorded conv2d_fused: c as in the forward (x with x_batch = cin h w,
+    // weight, geometry, padding mode, ep.act, ep.slope, ep.scale; y, bias, residual, add and
+    // sub unused), dy (n, cout, oh, ow) the gradient of its output y. act_in: the input of the
+    // activation (sum + bias) for PReLU; for ReLU that or y when nothing follows the ReLU;
+    // unused without activation. Accumulates the gradients of x, weight, bias and the PReLU
+    // slope (each may be NULL), not those of residual, add and sub (each receives dy).
+    void (*conv2d_fused_backward)(const ac_fused_conv *c, const float *act_in, const float *dy,
+                                  float *dx, float *dw, float *db, float *dslope);
+    // The epilogue of conv2d_fused on a stored sum (bias included): for i < n,
+    // y = ((residual + scale * act(pre)) + add) - sub, each part optional (ep.bias unused).
+    void (*conv_epilogue)(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y);
     // Whether conv2d_fused applies ep.add / ep.sub for a 3x3 stride-1 call of this geometry.
     bool (*conv2d_fused_takes_add_sub)(int h, int w, int pad, ac_pad_mode mode);
     void (*conv_transpose2d_forward)(const ac_conv_geom *g, const float *x, const float *w,

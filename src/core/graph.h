@@ -54,7 +54,10 @@ ac_node *ac_graph_record(ac_graph *g, ac_tensor *out, ac_backward_fn backward, i
 // ac_tensor_enable_grad). Returns NULL when t does not require a gradient.
 float *ac_graph_grad(ac_graph *g, ac_tensor *t);
 
-// Seeds d(loss)/d(loss) = 1 for a one-element loss and runs the tape backwards.
+// Seeds d(loss)/d(loss) = 1 for a one-element loss and runs the tape backwards. Afterwards
+// only the gradients of owned tensors (parameters, inputs) and of the seeded tensor remain:
+// an activation's gradient buffer is reused once its node's backward has run (its grad is
+// NULL then).
 void ac_backward(ac_graph *g, ac_tensor *loss);
 // Same, seeding the gradient of `out` with `seed` (numel(out) values).
 void ac_backward_seeded(ac_graph *g, ac_tensor *out, const float *seed);

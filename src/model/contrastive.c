@@ -12,8 +12,7 @@ static ac_tensor *contrastive(ac_graph *g, const ac_vgg19 *vgg, ac_tensor *a, ac
                               ac_tensor *n, bool all_pairs, int global_batch) {
     AC_ASSERT(ac_same_shape(a, p) && ac_same_shape(a, n));
     ac_tensor *fa[AC_VGG_SLICES], *fp[AC_VGG_SLICES], *fn[AC_VGG_SLICES];
-    ac_vgg19_features_const(vgg, g, p, fp);
-    ac_vgg19_features_const(vgg, g, n, fn);
+    ac_vgg19_features_const2(vgg, g, p, n, fp, fn);
     ac_vgg19_forward(vgg, g, a, fa);
     const double gb = global_batch;
     ac_tensor *loss = NULL;

@@ -51,16 +51,9 @@ void ac_conv_layer_init(ac_conv_layer *l, ac_params *p, const char *prefix, int 
 }
 
 ac_tensor *ac_conv_layer_forward(const ac_conv_layer *l, ac_graph *g, ac_tensor *x) {
-    int r = l->k / 2;
-    ac_tensor *ts[3] = {x, l->w, l->b};
-    if (ac_fused_ok(g, ts, 3)) {  // the padding folded into the convolution
-        ac_conv_opts o = {.stride = l->stride, .pad = r, .mode = AC_PAD_REFLECT};
-        return ac_conv2d_fused(g, x, l->w, l->b, &o, NULL, 0);
-    }
-    ac_tensor *padded = ac_reflection_pad(g, x, r, r, r, r);
-    ac_tensor *y = ac_conv2d(g, padded, l->w, l->b, l->stride, 0);
-    ac_graph_drop(g, padded);
-    return y;
+    // the reflection padding folded into the convolution (recorded or not)
+    ac_conv_opts o = {.stride = l->stride, .pad = l->k / 2, .mode = AC_PAD_REFLECT};
+    return ac_conv2d_fused(g, x, l->w, l->b, &o, NULL, 0);
 }
 
 // ---- UpsampleConvLayer ----
@@ -98,23 +91,9 @@ static ac_tensor *resblock_fused(const ac_resblock *rb, ac_graph *g, ac_tensor *
     return y;
 }
 
-static bool resblock_fusable(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
-    ac_tensor *ts[6] = {x, rb->conv1.w, rb->conv1.b, rb->conv2.w, rb->conv2.b, rb->slope};
-    return ac_fused_ok(g, ts, 6);
-}
-
+// Recorded or not: the fused convolutions are nodes of the tape when the graph records.
 ac_tensor *ac_resblock_forward(const ac_resblock *rb, ac_graph *g, ac_tensor *x) {
-    if (resblock_fusable(rb, g, x)) return resblock_fused(rb, g, x, NULL, NULL);
-    ac_tensor *t1 = ac_conv_layer_forward(&rb->conv1, g, x);
-    ac_tensor *t2 = ac_prelu(g, t1, rb->slope);
-    ac_graph_drop(g, t1);
-    ac_tensor *t3 = ac_conv_layer_forward(&rb->conv2, g, t2);
-    ac_graph_drop(g, t2);
-    ac_tensor *t4 = ac_scale(g, t3, 0.1f);
-    ac_graph_drop(g, t3);
-    ac_tensor *y = ac_add(g, t4, x);
-    ac_graph_drop(g, t4);
-    return y;
+    return resblock_fused(rb, g, x, NULL, NULL);
 }
 
 void ac_res_seq_init(ac_res_seq *s, ac_params *p, const char *prefix, int c, int n,
@@ -137,20 +116,6 @@ void ac_res_seq_free(ac_res_seq *s) {
 
 ac_tensor *ac_res_seq_skip_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x,
                                    ac_tensor *sub) {
-    ac_tensor *ts[2] = {x, sub};
-    bool fused = ac_fused_ok(g, ts, 2);
-    for (int i = 0; i < s->n; i++) fused = fused && resblock_fusable(&s->blocks[i], g, x);
-    if (!fused) {
-        ac_tensor *t = ac_res_seq_forward(s, g, x);
-        ac_tensor *y = ac_add(g, t, x);
-        ac_graph_drop(g, t);
-        if (sub) {
-            ac_tensor *z = ac_sub(g, y, sub);
-            ac_graph_drop(g, y);
-            y = z;
-        }
-        return y;
-    }
     ac_tensor *cur = x;
     for (int i = 0; i < s->n; i++) {
         const bool last = i == s->n - 1;
@@ -239,8 +204,7 @@ void ac_conv_block_init(ac_conv_block *b, ac_params *p, const char *prefix, int 
 }
 
 ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x) {
-    ac_tensor *ts[4] = {x, b->w, b->b, b->slope};
-    if (!b->transposed && ac_fused_ok(g, ts, 4)) {
+    if (!b->transposed) {  // recorded or not
         ac_conv_opts o = {.stride = 2, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_PRELU,
                           .slope = b->slope};
         return ac_conv2d_fused(g, x, b->w, b->b, &o, NULL, 0);

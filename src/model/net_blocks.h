@@ -70,8 +70,8 @@ void ac_res_seq_init(ac_res_seq *s, ac_params *p, const char *prefix, int c, int
                      bool res_names);
 void ac_res_seq_free(ac_res_seq *s);
 ac_tensor *ac_res_seq_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x);
-// seq(x) + x, then minus `sub` when it is given (the skip connections of the network); where
-// nothing records, the additions ride in the last convolution's epilogue.
+// seq(x) + x, then minus `sub` when it is given (the skip connections of the network); the
+// additions ride in the last convolution's epilogue (recorded or not).
 ac_tensor *ac_res_seq_skip_forward(const ac_res_seq *s, ac_graph *g, ac_tensor *x,
                                    ac_tensor *sub);
 

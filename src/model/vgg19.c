@@ -73,15 +73,9 @@ void ac_vgg19_forward(const ac_vgg19 *v, ac_graph *g, ac_tensor *x,
             cur = p;
             cur_kept = false;
         }
-        ac_tensor *ts[3] = {cur, v->w[i], v->b[i]}, *next;
-        if (ac_fused_ok(g, ts, 3)) {  // nothing to record: the ReLU in the conv's epilogue
-            ac_conv_opts o = {.stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_RELU};
-            next = ac_conv2d_fused(g, cur, v->w[i], v->b[i], &o, NULL, 0);
-        } else {
-            ac_tensor *y = ac_conv2d(g, cur, v->w[i], v->b[i], 1, 1);
-            next = ac_relu(g, y);
-            ac_graph_drop(g, y);
-        }
+        // the ReLU in the conv's epilogue (recorded or not: its backward reads the output)
+        ac_conv_opts o = {.stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_RELU};
+        ac_tensor *next = ac_conv2d_fused(g, cur, v->w[i], v->b[i], &o, NULL, 0);
         if (!cur_kept) ac_graph_drop(g, cur);
         cur = next;
         cur_kept = c->slice_end > 0;
@@ -106,4 +100,29 @@ void ac_vgg19_features_const(const ac_vgg19 *v, ac_graph *g, ac_tensor *x,
         ac_graph_drop(tmp, f[k]);
     }
     ac_graph_free(tmp);
+}
+
+void ac_vgg19_features_const2(const ac_vgg19 *v, ac_graph *g, ac_tensor *x0, ac_tensor *x1,
+                              ac_tensor *out0[AC_VGG_SLICES], ac_tensor *out1[AC_VGG_SLICES]) {
+    AC_ASSERT(ac_same_shape(x0, x1) && x0->ndim == 4);
+    AC_ASSERT(!ac_graph_recording(g) || (!x0->requires_grad && !x1->requires_grad));
+    // One batch: each layer's weights are prepared once for both, and the kernels give every
+    // image the result it gets alone (batch invariance), so this equals two separate calls.
+    const int n0 = x0->shape[0];
+    ac_tensor *both = ac_tensor_new4(n0 + x1->shape[0], x0->shape[1], x0->shape[2], x0->shape[3]);
+    memcpy(both->data, x0->data, ac_numel(x0) * sizeof(float));
+    memcpy(both->data + ac_numel(x0), x1->data, ac_numel(x1) * sizeof(float));
+    ac_graph *tmp = ac_graph_new(false);
+    ac_tensor *f[AC_VGG_SLICES];
+    ac_vgg19_forward(v, tmp, both, f);
+    for (int k = 0; k < AC_VGG_SLICES; k++) {
+        const size_t per = ac_numel(f[k]) / (size_t)f[k]->shape[0];
+        out0[k] = ac_graph_tensor4(g, n0, f[k]->shape[1], f[k]->shape[2], f[k]->shape[3]);
+        out1[k] = ac_graph_tensor4(g, x1->shape[0], f[k]->shape[1], f[k]->shape[2], f[k]->shape[3]);
+        memcpy(out0[k]->data, f[k]->data, (size_t)n0 * per * sizeof(float));
+        memcpy(out1[k]->data, f[k]->data + (size_t)n0 * per, ac_numel(out1[k]) * sizeof(float));
+        ac_graph_drop(tmp, f[k]);
+    }
+    ac_graph_free(tmp);
+    ac_tensor_free(both);
 }

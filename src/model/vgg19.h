@@ -33,5 +33,8 @@ void ac_vgg19_forward(const ac_vgg19 *v, ac_graph *g, ac_tensor *x,
 // inference graph so that only the 5 outputs are kept in g.
 void ac_vgg19_features_const(const ac_vgg19 *v, ac_graph *g, ac_tensor *x,
                              ac_tensor *out[AC_VGG_SLICES]);
+// The same for two inputs of one shape, run as one batch (the same values as two calls).
+void ac_vgg19_features_const2(const ac_vgg19 *v, ac_graph *g, ac_tensor *x0, ac_tensor *x1,
+                              ac_tensor *out0[AC_VGG_SLICES], ac_tensor *out1[AC_VGG_SLICES]);
 
 #endif

@@ -6,6 +6,8 @@
 // in place); backward data = W^T dy folded back with col2im; backward weight = dy unfold(x)^T
 // summed over the batch in order; bias gradient = sum of dy. Every reduction runs in a fixed
 // order, so results are the same run to run for a given thread count.
+#include <string.h>
+
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/winograd.h"
@@ -54,8 +56,9 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
 // convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
 // transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
 // dx_n += fold(W^T dy_n).
+// overwrite: dx = the gradient instead of dx += (dx need not be initialised).
 static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const float *w,
-                          const float *dy, float *dx) {
+                          const float *dy, float *dx, bool overwrite) {
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (ac_cpu_conv_winograd_backward_on() && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
         g->pad <= 2 &&
@@ -69,7 +72,8 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = 3, .kw = 3, .stride = 1, .pad = 2 - g->pad,
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = wt,
-                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+                           .y = dx, .y_batch = g->cin * hw,
+                           .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
         ac_cpu_wino_conv3x3(&c);
         ac_cpu_ws_free(wt);
         return;
@@ -80,10 +84,12 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
-                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+                           .y = dx, .y_batch = g->cin * hw,
+                           .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
         ac_cpu_direct_deconv(&c, op);
         return;
     }
+    if (overwrite) memset(dx, 0, (size_t)g->n * g->cin * hw * sizeof(float));
     ac_cpu_conv_gemm_fold(pg, g->n, g->cout, w, dy, g->cout * ohw, dx, g->cin * hw);
 }
 
@@ -103,7 +109,13 @@ void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *
     } else if (dw) {
         ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, g->cin * hw, dw);
     }
-    if (dx) backward_data(g, &pg, w, dy, dx);
+    if (dx) backward_data(g, &pg, w, dy, dx, false);
+}
+
+void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,
+                                 bool overwrite) {
+    const ac_patch_geom pg = conv_patches(g);
+    backward_data(g, &pg, w, dy, dx, overwrite);
 }
 
 static ac_conv_geom conv_geom(const ac_tensor *x, const ac_tensor *w, int stride, int pad) {

@@ -1,6 +1,9 @@
-// conv2d_fused.c: the fused inference convolution (ops.h, ac_conv2d_fused): padding, bias,
-// activation, scale and residual in one backend call (backend.h, ac_fused_conv). No backward:
-// the op refuses to run where a tape would need it.
+// conv2d_fused.c: the fused convolution (ops.h, ac_conv2d_fused): padding, bias, activation,
+// scale, residual and the skip add/sub in one backend call (backend.h, ac_fused_conv). On a
+// recording graph it is one node whose backward (backend conv2d_fused_backward) takes the
+// epilogue's derivative and the convolution's without padded copies; a PReLU (or a ReLU
+// followed by more of the epilogue) keeps its input, the sum, as a second activation, and the
+// epilogue then runs as a pass of its own.
 #include "ops/ops.h"
 
 bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
@@ -8,6 +11,70 @@ bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
     for (int i = 0; i < n; i++)
         if (ts[i] && ts[i]->requires_grad) return false;
     return true;
+}
+
+// node->in = {x, w, b, slope, residual, add, sub} (NULL where absent), iarg = {stride, pad,
+// mode, act}, farg = {scale}, extra = the stored sum (the activation's input) or NULL.
+static void fused_backward(ac_graph *g, ac_node *node) {
+    ac_tensor *x = node->in[0], *w = node->in[1], *y = node->out;
+    const float *dy = y->grad;
+    const size_t n = ac_numel(y);
+    for (int i = 4; i < 7; i++) {  // residual and add receive dy, sub -dy
+        float *d = ac_graph_grad(g, node->in[i]);
+        if (d) ac_be()->axpy(n, i == 6 ? -1.0f : 1.0f, dy, d);
+    }
+    const ac_act act = (ac_act)node->iarg[3];
+    float *dx = ac_graph_grad(g, x), *dw = ac_graph_grad(g, w), *db = ac_graph_grad(g, node->in[2]);
+    float *ds = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL;
+    if (!dx && !dw && !db && !ds) return;
+    const ac_tensor *pre = node->extra;
+    ac_fused_conv c = {.n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+                       .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
+                       .stride = node->iarg[0], .pad = node->iarg[1],
+                       .mode = (ac_pad_mode)node->iarg[2], .x = x->data,
+                       .x_batch = ac_numel(x) / (size_t)x->shape[0], .weight = w->data,
+                       .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
+                              .scale = node->farg[0]}};
+    ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data, dy, dx, dw, db, ds);
+}
+
+// The recording forward of ac_conv2d_fused: c is the call the inference path would make.
+static ac_tensor *record(ac_graph *g, ac_fused_conv *c, ac_tensor *const *in,
+                         const ac_conv_opts *o, ac_tensor *y) {
+    ac_tensor *pre = NULL;
+    const bool more = c->ep.scale != 1.0f || o->residual || o->add || o->sub;
+    if (c->ep.act == AC_ACT_PRELU || (c->ep.act == AC_ACT_RELU && more)) {
+        // The backward needs the activation's input: the sum + bias, then the epilogue.
+        pre = ac_graph_tensor_like(g, y);
+        ac_conv_epilogue ep = c->ep;
+        ac_fused_conv cs = *c;
+        cs.y = pre->data;
+        cs.ep = (ac_conv_epilogue){.bias = c->ep.bias, .scale = 1.0f};
+        ac_be()->conv2d_fused(&cs);
+        ep.add = o->add ? o->add->data : NULL;
+        ep.sub = o->sub ? o->sub->data : NULL;
+        ac_be()->conv_epilogue(ac_numel(y), &ep, pre->data, y->data);
+    } else {
+        const bool wino = c->kh == 3 && c->kw == 3 && c->stride == 1 &&
+                          ac_be()->conv2d_fused_takes_add_sub &&
+                          ac_be()->conv2d_fused_takes_add_sub(c->h, c->w, c->pad, c->mode);
+        if (wino) {
+            c->ep.add = o->add ? o->add->data : NULL;
+            c->ep.sub = o->sub ? o->sub->data : NULL;
+        }
+        ac_be()->conv2d_fused(c);
+        if (!wino && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
+        if (!wino && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
+    }
+    ac_node *node = ac_graph_record(g, y, fused_backward, 7, in);
+    AC_ASSERT(node);
+    node->iarg[0] = c->stride;
+    node->iarg[1] = c->pad;
+    node->iarg[2] = (int)c->mode;
+    node->iarg[3] = (int)c->ep.act;
+    node->farg[0] = c->ep.scale;
+    node->extra = pre;
+    return y;
 }
 
 ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
@@ -26,9 +93,11 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                   "conv2d_fused: bias must have one value per output channel");
     AC_ASSERT_MSG(o->act != AC_ACT_PRELU || (o->slope && ac_numel(o->slope) == 1),
                   "conv2d_fused: PReLU needs a one-element slope");
-    ac_tensor *check[7] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual,
-                           (ac_tensor *)o->add, (ac_tensor *)o->sub};
-    AC_ASSERT_MSG(ac_fused_ok(g, check, 7), "conv2d_fused has no backward (an input requires a gradient)");
+    ac_tensor *in[7] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual,
+                        (ac_tensor *)o->add, (ac_tensor *)o->sub};
+    const bool rec = !ac_fused_ok(g, in, 7);
+    AC_ASSERT_MSG(!rec || (!into && w->shape[1] == x->shape[1]),
+                  "conv2d_fused: a recorded convolution reads all of x and writes a new tensor");
     ac_tensor *y = into;
     if (into) {
         AC_ASSERT_MSG(into->ndim == 4 && into->shape[0] == n && into->shape[2] == oh &&
@@ -53,6 +122,7 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                               .slope = o->act == AC_ACT_PRELU ? o->slope->data[0] : 0.0f,
                               .scale = o->scale == 0.0f ? 1.0f : o->scale,
                               .residual = o->residual ? o->residual->data : NULL}};
+    if (rec) return record(g, &c, in, o, y);
     // add and sub: in the epilogue of the Winograd kernel, else in passes of their own
     const bool wino = kh == 3 && kw == 3 && o->stride == 1 && ac_be()->conv2d_fused_takes_add_sub &&
                       ac_be()->conv2d_fused_takes_add_sub(h, wd, o->pad, o->mode);

@@ -14,12 +14,13 @@ ac_tensor *ac_conv2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int 
 // out H = (H - 1) stride - 2 pad + KH + out_pad.
 ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride,
                                int pad, int out_pad);
-// Fused convolution for inference graphs and frozen weights: it has no backward, so it asserts
-// that the graph need not record it (no input requires a gradient, or the graph does not
-// record). out = residual + scale * act(conv2d(pad(x), w) + b), computed in one pass where the
-// kernel allows (backend.h, ac_fused_conv). Only the first w->shape[1] channels of x are read.
-// With `into` the result is written to channels [c0, c0 + cout) of `into` (same batch and
-// spatial size; no residual then) and `into` is returned; otherwise to a new tensor.
+// Fused convolution: out = residual + scale * act(conv2d(pad(x), w) + b), computed in one pass
+// where the kernel allows (backend.h, ac_fused_conv). Only the first w->shape[1] channels of x
+// are read. With `into` the result is written to channels [c0, c0 + cout) of `into` (same
+// batch and spatial size; no residual then) and `into` is returned; otherwise to a new tensor.
+// When the graph records and an input requires a gradient it is one node of the tape (then x
+// must have exactly w->shape[1] channels and `into` must be NULL), with no padded copy and no
+// separate activation, scale or addition tensors (a PReLU keeps its input).
 typedef struct ac_conv_opts {
     int stride, pad;
     ac_pad_mode mode;

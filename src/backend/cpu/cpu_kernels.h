@@ -12,6 +12,9 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                            float *y);
 void ac_cpu_conv2d_fused(const ac_fused_conv *c);
 bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode);
+void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, const float *dy,
+                                  float *dx, float *dw, float *db, float *dslope);
+void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y);
 // 3x3 stride-1 convolutions use the Winograd kernel (when its geometry fits) unless this turns
 // it off (benchmarks, tests).
 void ac_cpu_conv_set_winograd(bool on);
@@ -33,6 +36,9 @@ void ac_cpu_direct_conv(const ac_fused_conv *c);
 void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad);
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
+// The data gradient alone: dx += (overwrite: dx =) the gradient of x for dy.
+void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,
+                                 bool overwrite);
 void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,
                                      const float *b, float *y);
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,

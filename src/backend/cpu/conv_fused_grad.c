@@ -1,0 +1,110 @@
+// conv_fused_grad.c: the CPU backward of a recorded fused convolution (backend.h,
+// conv2d_fused_backward) and the elementwise epilogue on a stored sum (conv_epilogue).
+//
+// The backward first takes the epilogue's derivative (dz = scale dy times the activation's
+// slope at its input, and the PReLU slope's gradient, in the fixed chunks of prelu.c), then
+// the convolution's: zero padding as ac_cpu_conv2d_backward; reflection padding without a
+// padded activation: the weight gradient by Winograd reading the borders reflected (3x3 stride
+// 1) or from a padded copy in a workspace, the data gradient of the padded input into a
+// workspace folded back onto x. Every value is what the op-by-op path (reflection_pad,
+// conv2d, prelu, scale, add) computes, in the same order.
+#include <string.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/im2col.h"
+#include "backend/cpu/winograd.h"
+#include "backend/cpu/workspace.h"
+#include "core/common.h"
+
+// pre, y: (n)
+void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y) {
+    const float s = ep->scale, a = ep->slope;
+    const ac_act act = ep->act;
+    const float *res = ep->residual, *add = ep->add, *sub = ep->sub;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float v = pre[i];
+        if (act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+        else if (act == AC_ACT_PRELU) v = v > 0.0f ? v : a * v;
+        if (s != 1.0f) v = s * v;
+        if (res) v = res[i] + v;
+        if (add) v = v + add[i];
+        if (sub) v = v - sub[i];
+        y[i] = v;
+    }
+}
+
+// dz = act'(act_in) (scale dy), and dslope += sum over act_in <= 0 of act_in (scale dy).
+static void epilogue_grad(size_t n, const ac_conv_epilogue *ep, const float *act_in,
+                          const float *dy, float *dz, float *dslope) {
+    const float s = ep->scale, a = ep->slope;
+    const ac_act act = ep->act;
+    const float *u = dy;
+    if (s != 1.0f) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dz[i] = s * dy[i];
+        u = dz;
+    }
+    if (act == AC_ACT_PRELU && dslope) ac_cpu_prelu_backward(n, a, act_in, u, NULL, dslope);
+    if (act == AC_ACT_NONE) {
+        if (u != dz) memcpy(dz, u, n * sizeof(float));
+        return;
+    }
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        const float v = u[i];
+        if (act == AC_ACT_RELU) dz[i] = act_in[i] > 0.0f ? v : 0.0f;
+        else dz[i] = act_in[i] > 0.0f ? v : a * v;
+    }
+}
+
+void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, const float *dy,
+                                  float *dx, float *dw, float *db, float *dslope) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
+    AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w);
+    const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
+    const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
+    const size_t ohw = (size_t)oh * ow, n = (size_t)c->n * c->cout * ohw;
+    const ac_conv_epilogue *ep = &c->ep;
+    const float *dz = dy;
+    float *tmp = NULL;
+    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f) {
+        AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
+        tmp = ac_cpu_ws_alloc(n * sizeof(float));
+        epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
+        dz = tmp;
+    }
+    if (c->mode == AC_PAD_ZERO || c->pad == 0) {
+        const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
+                                .oh = oh, .ow = ow, .kh = c->kh, .kw = c->kw,
+                                .stride = c->stride, .pad = c->pad};
+        if (dx || dw || db) ac_cpu_conv2d_backward(&g, c->x, c->weight, dz, dx, dw, db);
+        ac_cpu_ws_free(tmp);
+        return;
+    }
+    // Reflection padding: the convolution of the padded input xp (hp x wp) with no padding.
+    const int p = c->pad, hp = c->h + 2 * p, wp = c->w + 2 * p;
+    const size_t nc = (size_t)c->n * c->cin, plane_p = (size_t)hp * wp;
+    const ac_conv_geom gp = {.n = c->n, .cin = c->cin, .h = hp, .w = wp, .cout = c->cout,
+                             .oh = oh, .ow = ow, .kh = c->kh, .kw = c->kw,
+                             .stride = c->stride, .pad = 0};
+    if (db) ac_cpu_bias_grad(c->n, c->cout, ohw, dz, db);
+    if (dw) {
+        if (c->kh == 3 && c->kw == 3 && c->stride == 1 && ac_cpu_conv_winograd_backward_on() &&
+            ac_cpu_conv_winograd_fits(3, 3, 1, c->h, c->w, p, AC_PAD_REFLECT)) {
+            ac_cpu_wino_weight_grad(c, dz, (size_t)c->cout * ohw, dw);
+        } else {
+            float *xp = ac_cpu_ws_alloc(nc * plane_p * sizeof(float));
+            ac_cpu_reflection_pad_forward(nc, c->h, c->w, p, p, p, p, c->x, xp);
+            ac_cpu_conv2d_backward(&gp, xp, c->weight, dz, NULL, dw, NULL);
+            ac_cpu_ws_free(xp);
+        }
+    }
+    if (dx) {
+        float *dxp = ac_cpu_ws_alloc(nc * plane_p * sizeof(float));
+        ac_cpu_conv2d_backward_data(&gp, c->weight, dz, dxp, true);
+        ac_cpu_reflection_pad_backward(nc, c->h, c->w, p, p, p, p, dxp, dx);
+        ac_cpu_ws_free(dxp);
+    }
+    ac_cpu_ws_free(tmp);
+}

@@ -1,0 +1,142 @@
+// test_conv_fused_grad.c: the recorded fused convolution (ac_conv2d_fused on a recording graph,
+// backend conv2d_fused_backward). For each geometry and epilogue the models use (3x3 stride 1
+// and stride 2, 4x4 stride 2, 11x11; zero and reflection padding; ReLU, PReLU with positive
+// and negative slopes, scale, residual, add, sub) the gradients of every input (x, weight,
+// bias, slope, residual, add, sub):
+// - against finite differences of the forward (without activation: see check_cfg);
+// - against the op-by-op composition (reflection_pad, conv2d, relu/prelu, scale, add, sub)
+//   that the model ran before, to float rounding;
+// and the same for 1 and 2 threads (the data gradient bit for bit).
+#include <omp.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "ops/ops.h"
+#include "testlib.h"
+
+#define GC_H 4e-3f
+#define GC_TOL 1e-2
+#define GC_MAX 120
+
+typedef struct cfg {
+    const char *name;
+    int k, stride, pad;
+    ac_pad_mode mode;
+    ac_act act;
+    float scale;  // 1 for none
+    bool res, add, sub, bias;
+} cfg;
+
+// inputs: x, w, b, slope, residual, add, sub (absent ones unused)
+static ac_tensor *build_fused(ac_graph *g, ac_tensor **in, void *ctx) {
+    const cfg *c = ctx;
+    ac_conv_opts o = {.stride = c->stride, .pad = c->pad, .mode = c->mode, .act = c->act,
+                      .slope = c->act == AC_ACT_PRELU ? in[3] : NULL, .scale = c->scale,
+                      .residual = c->res ? in[4] : NULL, .add = c->add ? in[5] : NULL,
+                      .sub = c->sub ? in[6] : NULL};
+    return ac_conv2d_fused(g, in[0], in[1], c->bias ? in[2] : NULL, &o, NULL, 0);
+}
+
+static ac_tensor *build_ops(ac_graph *g, ac_tensor **in, void *ctx) {
+    const cfg *c = ctx;
+    ac_tensor *x = in[0];
+    int pad = c->pad;
+    if (c->mode == AC_PAD_REFLECT && pad > 0) {
+        x = ac_reflection_pad(g, x, pad, pad, pad, pad);
+        pad = 0;
+    }
+    ac_tensor *y = ac_conv2d(g, x, in[1], c->bias ? in[2] : NULL, c->stride, pad);
+    if (c->act == AC_ACT_RELU) y = ac_relu(g, y);
+    if (c->act == AC_ACT_PRELU) y = ac_prelu(g, y, in[3]);
+    if (c->scale != 1.0f) y = ac_scale(g, y, c->scale);
+    if (c->res) y = ac_add(g, y, in[4]);
+    if (c->add) y = ac_add(g, y, in[5]);
+    if (c->sub) y = ac_sub(g, y, in[6]);
+    return y;
+}
+
+static ac_tensor *rand_t(ac_rng *r, int ndim, const int *shape, float bound) {
+    ac_tensor *t = ac_tensor_new(ndim, shape);
+    t_fill_uniform(r, t->data, ac_numel(t), -bound, bound);
+    return t;
+}
+
+// Gradients of all inputs after a backward of build with the fixed projection proj.
+static void grads(t_build_fn build, ac_tensor **in, const cfg *c, const float *proj, float **out) {
+    for (int i = 0; i < 7; i++) ac_tensor_zero_grad(in[i]);
+    ac_graph *g = ac_graph_new(true);
+    ac_backward_seeded(g, build(g, in, (void *)c), proj);
+    for (int i = 0; i < 7; i++) {
+        out[i] = malloc(ac_numel(in[i]) * sizeof(float));
+        memcpy(out[i], in[i]->grad, ac_numel(in[i]) * sizeof(float));
+    }
+    ac_graph_free(g);
+}
+
+static void check_cfg(const cfg *c, float slope) {
+    ac_rng r;
+    ac_rng_seed(&r, 77);
+    const int n = 2, cin = 3, cout = 3, h = 7, w = 8;
+    const int oh = (h + 2 * c->pad - c->k) / c->stride + 1, ow = (w + 2 * c->pad - c->k) / c->stride + 1;
+    int xs[4] = {n, cin, h, w}, ws[4] = {cout, cin, c->k, c->k}, ys[4] = {n, cout, oh, ow};
+    int one = 1;
+    ac_tensor *in[7] = {rand_t(&r, 4, xs, 1.0f), rand_t(&r, 4, ws, 0.3f), rand_t(&r, 1, &cout, 0.3f),
+                        rand_t(&r, 1, &one, 1.0f), rand_t(&r, 4, ys, 1.0f), rand_t(&r, 4, ys, 1.0f),
+                        rand_t(&r, 4, ys, 1.0f)};
+    in[3]->data[0] = slope;
+    for (int i = 0; i < 7; i++) ac_tensor_enable_grad(in[i]);
+    char name[96];
+    snprintf(name, sizeof name, "%s (slope %g)", c->name, slope);
+    // Finite differences across a ReLU's kink are off even for the op-by-op path; with an
+    // activation the comparison below (whose ops have finite-difference tests of their own)
+    // is the check.
+    if (c->act == AC_ACT_NONE) t_gradcheck(name, build_fused, in, 7, (void *)c, GC_H, GC_TOL, GC_MAX);
+
+    size_t ny = (size_t)n * cout * oh * ow;
+    float *proj = malloc(ny * sizeof(float));
+    t_fill_uniform(&r, proj, ny, -1.0f, 1.0f);
+    float *gf[7], *go[7], *g1[7];
+    grads(build_fused, in, c, proj, gf);
+    grads(build_ops, in, c, proj, go);
+    ac_set_threads(1);
+    grads(build_fused, in, c, proj, g1);
+    ac_set_threads(2);
+    static const char *const names[7] = {"dx", "dw", "db", "dslope", "dresidual", "dadd", "dsub"};
+    for (int i = 0; i < 7; i++) {
+        char what[160];
+        snprintf(what, sizeof what, "%s: %s fused vs op by op", name, names[i]);
+        t_close(what, gf[i], go[i], ac_numel(in[i]), 1e-5, 1e-5);
+        // the data gradient bit for bit; weight gradients by im2col + GEMM split their sums
+        // by the thread count
+        snprintf(what, sizeof what, "%s: %s 1 vs 2 threads", name, names[i]);
+        if (i == 0) CHECK_MSG(!memcmp(gf[i], g1[i], ac_numel(in[i]) * sizeof(float)), "%s", what);
+        else t_close(what, g1[i], gf[i], ac_numel(in[i]), 1e-6, 1e-6);
+        free(gf[i]), free(go[i]), free(g1[i]);
+    }
+    free(proj);
+    for (int i = 0; i < 7; i++) ac_tensor_free(in[i]);
+}
+
+static void test_recorded_fused_conv(void) {
+    static const cfg cfgs[] = {
+        {"3x3 reflect PReLU (resblock conv1)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 1.0f, false, false, false, true},
+        {"3x3 reflect scale residual add sub (resblock conv2)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_NONE, 0.1f, true, true, true, true},
+        {"3x3 zero ReLU (VGG)", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 1.0f, false, false, false, true},
+        {"3x3 zero ReLU scale residual", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 0.5f, true, false, false, true},
+        {"3x3 stride 2 reflect (down conv)", 3, 2, 1, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true},
+        {"4x4 stride 2 zero PReLU (conv block)", 4, 2, 1, AC_PAD_ZERO, AC_ACT_PRELU, 1.0f, false, false, false, true},
+        {"11x11 reflect pad 5 (input conv)", 11, 1, 5, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true},
+        {"3x3 reflect PReLU scale residual sub, no bias", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 0.3f, true, false, true, false},
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        check_cfg(&cfgs[i], 0.25f);
+        if (cfgs[i].act == AC_ACT_PRELU) check_cfg(&cfgs[i], -0.2f);
+    }
+}
+
+int main(void) {
+    ac_backend_cpu();
+    ac_set_threads(2);
+    RUN(test_recorded_fused_conv);
+    return ac_test_finish();
+}
