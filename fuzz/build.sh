@@ -22,7 +22,7 @@ LIBS="-lzip -lpng -ljpeg -lcjson -lm"
 # The reader modules and what they depend on (no BLAS/OpenMP code).
 SRCS="src/core/common.c src/core/tensor.c
       src/io/pickle.c src/io/pickle_objects.c src/io/torch_load.c src/io/safetensors.c
-      src/io/tensor_map.c src/io/atomic_file.c
+      src/io/tensor_map.c src/io/atomic_file.c src/io/read_all.c
       src/image/image.c src/image/png.c src/image/jpeg.c src/data/meta.c"
 OBJS=""
 for s in $SRCS; do
