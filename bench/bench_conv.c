@@ -20,21 +20,11 @@
 #include "backend/cpu/im2col.h"
 #include "core/common.h"
 #include "core/rng.h"
+#include "bench_util.h"
 
 // --cpu-time: time by the process's CPU clock instead of the wall clock; on a machine shared
 // with other work a single-threaded run then counts only the time it was on a core.
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     double best, median;  // seconds
@@ -46,20 +36,20 @@ typedef void (*bench_fn)(void *ctx);
 // 0.4 s in all, fewer (3) when one call takes over half a second. The best of many calls is
 // robust to a machine shared with other work; the median shows the spread.
 static timing time_it(bench_fn fn, void *ctx, int reps) {
-    double t0 = now();
+    double t0 = ac_bench_clock(bench_clock);
     fn(ctx);
-    double first = now() - t0;
+    double first = ac_bench_clock(bench_clock) - t0;
     if (first > 0.5 && reps > 3) reps = 3;
     int cap = reps > 40 ? reps : 40;
     double *t = malloc((size_t)cap * sizeof *t), total = 0;
     int n = 0;
     while (n < cap && (n < reps || (total < 0.4 && first <= 0.5))) {
-        double s = now();
+        double s = ac_bench_clock(bench_clock);
         fn(ctx);
-        t[n] = now() - s;
+        t[n] = ac_bench_clock(bench_clock) - s;
         total += t[n++];
     }
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    qsort(t, (size_t)n, sizeof *t, ac_bench_cmp_double);
     timing r = {t[0], t[n / 2]};
     free(t);
     return r;

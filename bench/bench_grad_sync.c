@@ -12,17 +12,7 @@
 #include "dist/dist.h"
 #include "dist/grad_sync.h"
 #include "model/net.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     if (ac_dist_init(&argc, &argv)) {
@@ -56,17 +46,17 @@ int main(int argc, char **argv) {
         ac_grad_sync *s = ac_grad_sync_new(buckets[b]);
         for (int r = 0; r < reps; r++) {
             ac_dist_barrier();
-            double t0 = now();
+            double t0 = ac_bench_now();
             if (ac_grad_sync_run(s, list, p->count)) {
                 fprintf(stderr, "%s\n", ac_error_message());
                 return 1;
             }
-            t[r] = now() - t0;
+            t[r] = ac_bench_now() - t0;
         }
         // the slowest rank's time of each exchange
         double *all = ac_xmalloc(sizeof *all * (size_t)reps);
         for (int r = 0; r < reps; r++) all[r] = t[r];
-        qsort(all, (size_t)reps, sizeof *all, cmp_double);
+        qsort(all, (size_t)reps, sizeof *all, ac_bench_cmp_double);
         double med = all[reps / 2];
         free(all);
         double worst = med;

@@ -13,14 +13,9 @@
 #include "backend/backend.h"
 #include "core/common.h"
 #include "core/rng.h"
+#include "bench_util.h"
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct layer {
     int count;
@@ -151,10 +146,10 @@ int main(int argc, char **argv) {
                                    .scale = 1.0f, .residual = l->residual ? res : NULL}};
         double best = 1e30;
         for (int k = 0; k <= reps; k++) {
-            double s = now();
+            double s = ac_bench_clock(bench_clock);
             if (l->deconv) be->conv_transpose2d_forward(&dg, x, w, b, y);
             else be->conv2d_fused(&fc);
-            double t = now() - s;
+            double t = ac_bench_clock(bench_clock) - s;
             if (k > 0 && t < best) best = t;  // call 0 warms up
         }
         per_call[i] = best;

@@ -17,29 +17,7 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "model/net.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
-}
+#include "bench_util.h"
 
 static void usage(const char *argv0) {
     fprintf(stderr,
@@ -81,19 +59,19 @@ int main(int argc, char **argv) {
     size_t graph_peak = 0;
     for (int i = 0; i <= reps; i++) {  // run 0 is the warm-up
         ac_graph *g = ac_graph_new(false);
-        double s = now(), sc = cpu_now();
+        double s = ac_bench_now(), sc = ac_bench_cpu_now();
         ac_tensor *y = ac_net_forward(net, g, x, NULL);
-        t[i] = now() - s;
-        cpu[i] = cpu_now() - sc;
+        t[i] = ac_bench_now() - s;
+        cpu[i] = ac_bench_cpu_now() - sc;
         (void)y;
         graph_peak = ac_graph_peak_bytes(g);
         ac_graph_free(g);
     }
-    qsort(t + 1, (size_t)reps, sizeof *t, cmp_double);
-    qsort(cpu + 1, (size_t)reps, sizeof *cpu, cmp_double);
+    qsort(t + 1, (size_t)reps, sizeof *t, ac_bench_cmp_double);
+    qsort(cpu + 1, (size_t)reps, sizeof *cpu, ac_bench_cmp_double);
     printf("allclear forward threads=%d size=%dx%d batch=%d best_s=%.3f median_s=%.3f runs=%d "
            "peak_rss_mib=%.0f graph_peak_mib=%.0f cpu_best_s=%.3f\n",
-           threads, h, w, batch, t[1], t[1 + reps / 2], reps, peak_rss_mib(),
+           threads, h, w, batch, t[1], t[1 + reps / 2], reps, ac_bench_peak_rss_mib(),
            (double)graph_peak / (1024.0 * 1024.0), cpu[1]);
     free(t);
     free(cpu);

@@ -21,17 +21,7 @@
 #include "core/rng.h"
 #include "model/net.h"
 #include "restore/restore.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 // Peak resident set of this process in MB from /proc/self/status (VmHWM), or -1.
 static double vm_hwm_mb(void) {
@@ -69,12 +59,12 @@ static int child(const bench_cfg *c, int fd) {
     double *t = malloc(sizeof(double) * (size_t)c->reps);
     for (int r = -1; r < c->reps; r++) {
         ac_tensor *y = NULL;
-        double s = now();
+        double s = ac_bench_now();
         if (ac_restore_image(net, x, &o, &y) != AC_OK) {
             fprintf(stderr, "bench_restore: %s\n", ac_error_message());
             return 1;
         }
-        double dt = now() - s;
+        double dt = ac_bench_now() - s;
         ac_tensor_free(y);
         if (r < 0) {
             printf("  warm-up %.3f s\n", dt);
@@ -84,7 +74,7 @@ static int child(const bench_cfg *c, int fd) {
         }
         fflush(stdout);
     }
-    qsort(t, (size_t)c->reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)c->reps, sizeof *t, ac_bench_cmp_double);
     char buf[128];
     int n = snprintf(buf, sizeof buf, "%.6f %.6f %.1f\n", t[c->reps / 2], t[0], vm_hwm_mb());
     if (write(fd, buf, (size_t)n) != n) return 1;

@@ -23,30 +23,14 @@
 #include "model/vgg19.h"
 #include "optim/optim.h"
 #include "train/kd.h"
+#include "bench_util.h"
 
 #define N_TEACHERS 3
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static long minor_faults(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_minflt;
-}
-
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
 }
 
 typedef struct models {
@@ -158,16 +142,16 @@ int main(int argc, char **argv) {
         long faults = 0;
         for (int i = 1; i <= reps; i++) {
             long f0 = minor_faults();
-            double st = now();
+            double st = ac_bench_now();
             fns[s](&m, g, x, t);
-            times[i] = now() - st;
+            times[i] = ac_bench_now() - st;
             faults += minor_faults() - f0;
         }
-        qsort(times + 1, (size_t)reps, sizeof *times, cmp_double);
+        qsort(times + 1, (size_t)reps, sizeof *times, ac_bench_cmp_double);
         printf("allclear step-%s threads=%d size=%dx%d batch=%d best_s=%.3f median_s=%.3f "
                "runs=%d peak_rss_mib=%.0f page_faults_per_step=%ld\n",
                names[s], threads, size, size, batch, times[1], times[1 + reps / 2], reps,
-               peak_rss_mib(), faults / reps);
+               ac_bench_peak_rss_mib(), faults / reps);
         fflush(stdout);
     }
     free(times);

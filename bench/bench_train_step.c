@@ -14,14 +14,7 @@
 #include "optim/optim.h"
 #include "train/kd.h"
 #include "train/vgg_load.h"
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
-static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     int batch = 3, size = 224, width = 16, res_blocks = 18, steps = 2, threads = 0, T = 3;
@@ -81,7 +74,7 @@ int main(int argc, char **argv) {
         double best = 1e30, sum = 0, cpu = 0;
         ac_step_losses l = {0};
         for (int k = 0; k < steps; k++) {
-            double t0 = now(), c0 = cpu_now();
+            double t0 = ac_bench_now(), c0 = ac_bench_cpu_now();
             ac_adam_zero_grad(opt);
             ac_status st;
             if (s == 0) {
@@ -97,8 +90,8 @@ int main(int argc, char **argv) {
                 return 1;
             }
             ac_adam_step(opt);
-            double dt = now() - t0;
-            cpu += cpu_now() - c0;
+            double dt = ac_bench_now() - t0;
+            cpu += ac_bench_cpu_now() - c0;
             sum += dt;
             if (dt < best) best = dt;
         }
