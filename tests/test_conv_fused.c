@@ -16,45 +16,8 @@
 #include "model/net.h"
 #include "model/net_blocks.h"
 #include "ops/ops.h"
+#include "conv_ref.h"
 #include "testlib.h"
-
-static int map_ref(int v, int n, int pad, ac_pad_mode mode) {
-    if (v >= 0 && v < n) return v;
-    if (mode == AC_PAD_ZERO || v < -pad || v >= n + pad) return -1;
-    return v < 0 ? -v : 2 * (n - 1) - v;
-}
-
-static double epilogue_ref(const ac_conv_epilogue *ep, double s, int co, double res) {
-    if (ep->bias) s += ep->bias[co];
-    if (ep->act == AC_ACT_RELU && !(s > 0)) s = 0;
-    if (ep->act == AC_ACT_PRELU && !(s > 0)) s *= ep->slope;
-    return s * ep->scale + res;
-}
-
-// Reference of c (conv2d_fused) into want (y's layout); y_before: y before the call.
-static void naive_conv(const ac_fused_conv *c, const float *y_before, float *want) {
-    const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
-    const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
-    for (int n = 0; n < c->n; n++)
-        for (int co = 0; co < c->cout; co++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    double s = 0;
-                    for (int ci = 0; ci < c->cin; ci++)
-                        for (int ky = 0; ky < c->kh; ky++)
-                            for (int kx = 0; kx < c->kw; kx++) {
-                                int iy = map_ref(oy * c->stride + ky - c->pad, c->h, c->pad, c->mode);
-                                int ix = map_ref(ox * c->stride + kx - c->pad, c->w, c->pad, c->mode);
-                                if (iy < 0 || ix < 0) continue;
-                                s += (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
-                                     c->weight[((co * c->cin + ci) * c->kh + ky) * c->kw + kx];
-                            }
-                    size_t yi = n * c->y_batch + ((size_t)co * oh + oy) * ow + ox;
-                    double res = c->ep.residual == c->y ? y_before[yi]
-                                 : c->ep.residual ? c->ep.residual[yi] : 0.0;
-                    want[yi] = (float)epilogue_ref(&c->ep, s, co, res);
-                }
-}
 
 // Reference of the transposed convolution c (weight (cin, cout, kh, kw)), output padding op.
 static void naive_deconv(const ac_fused_conv *c, int op, const float *y_before, float *want) {
@@ -81,7 +44,7 @@ static void naive_deconv(const ac_fused_conv *c, int op, const float *y_before, 
                 size_t yi = n * c->y_batch + co * oplane + i;
                 double res = c->ep.residual == c->y ? y_before[yi]
                              : c->ep.residual ? c->ep.residual[yi] : 0.0;
-                want[yi] = (float)epilogue_ref(&c->ep, acc[((size_t)n * c->cout + co) * oplane + i], co, res);
+                want[yi] = (float)t_epilogue_ref(&c->ep, acc[((size_t)n * c->cout + co) * oplane + i], co, res);
             }
     free(acc);
 }
@@ -132,7 +95,7 @@ static void run_case(const fcase *k, int threads, int kernels) {
     if (k->residual == 1) c.ep.residual = res + yoff;
     if (k->residual == 2) c.ep.residual = c.y;
     if (k->deconv) naive_deconv(&c, k->out_pad, y0 + yoff, want + yoff);
-    else naive_conv(&c, y0 + yoff, want + yoff);
+    else t_conv_ref(&c, y0 + yoff, want + yoff);
     omp_set_num_threads(threads);
     ac_cpu_conv_set_winograd(kernels == 0);
     ac_cpu_conv_set_direct(kernels < 2);

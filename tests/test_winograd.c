@@ -12,42 +12,8 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/winograd.h"
+#include "conv_ref.h"
 #include "testlib.h"
-
-static int map_ref(int v, int n, int pad, ac_pad_mode mode) {
-    if (v >= 0 && v < n) return v;
-    if (mode == AC_PAD_ZERO || v < -pad || v >= n + pad) return -1;
-    return v < 0 ? -v : 2 * (n - 1) - v;
-}
-
-// Reference of ac_cpu_wino_conv3x3 (same argument struct) in double; y_ref like y.
-static void naive(const ac_fused_conv *c, const float *y_before, double *y_ref) {
-    const int oh = c->h + 2 * c->pad - 2, ow = c->w + 2 * c->pad - 2;
-    const ac_conv_epilogue *ep = &c->ep;
-    for (int n = 0; n < c->n; n++)
-        for (int co = 0; co < c->cout; co++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    double s = 0;
-                    for (int ci = 0; ci < c->cin; ci++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                int iy = map_ref(oy + ki - c->pad, c->h, c->pad, c->mode);
-                                int ix = map_ref(ox + kj - c->pad, c->w, c->pad, c->mode);
-                                if (iy < 0 || ix < 0) continue;
-                                s += (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
-                                     c->weight[((co * c->cin + ci) * 3 + ki) * 3 + kj];
-                            }
-                    if (ep->bias) s += ep->bias[co];
-                    if (ep->act == AC_ACT_RELU && !(s > 0)) s = 0;
-                    if (ep->act == AC_ACT_PRELU && !(s > 0)) s *= ep->slope;
-                    s *= ep->scale;
-                    size_t yi = n * c->y_batch + ((size_t)co * oh + oy) * ow + ox;
-                    if (ep->residual == c->y) s += y_before[yi];
-                    else if (ep->residual) s += ep->residual[yi];
-                    y_ref[yi] = s;
-                }
-}
 
 typedef struct wcase {
     int n, cin, h, w, cout, pad;
@@ -68,7 +34,7 @@ static void run_case(const wcase *k, int threads) {
     const size_t nx = x_batch * k->n, ny = y_batch * k->n, nw = (size_t)k->cout * k->cin * 9;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(k->cout * sizeof *b);
     float *y = malloc(ny * sizeof *y), *res = malloc(ny * sizeof *res), *y0 = malloc(ny * sizeof *y0);
-    double *want = malloc(ny * sizeof *want);
+    float *want = malloc(ny * sizeof *want);
     t_fill_uniform(&r, x, nx, -1, 1);
     t_fill_uniform(&r, w, nw, -1.0f / sqrtf(9.0f * k->cin), 1.0f / sqrtf(9.0f * k->cin));
     t_fill_uniform(&r, b, k->cout, -0.5f, 0.5f);
@@ -85,19 +51,16 @@ static void run_case(const wcase *k, int threads) {
     if (k->residual == 1) c.ep.residual = res + yoff;
     if (k->residual == 2) c.ep.residual = c.y;
     for (size_t i = 0; i < ny; i++) want[i] = y0[i];  // outside the slice: untouched
-    naive(&c, y0 + yoff, want + yoff);
-    // the naive pass wrote the slice through want + yoff with the same strides
+    t_conv_ref(&c, y0 + yoff, want + yoff);  // the slice, through want + yoff with y's strides
     omp_set_num_threads(threads);
     ac_cpu_wino_conv3x3(&c);
-    float *wantf = malloc(ny * sizeof *wantf);
-    for (size_t i = 0; i < ny; i++) wantf[i] = (float)want[i];
     char what[160];
     snprintf(what, sizeof what,
              "n%d cin%d %dx%d cout%d pad%d %s bias%d act%d scale%g res%d extra%d/%d t%d", k->n,
              k->cin, k->h, k->w, k->cout, k->pad, k->mode ? "reflect" : "zero", k->bias,
              k->act, k->scale, k->residual, k->x_extra, k->y_extra, threads);
-    t_close(what, y, wantf, ny, 2e-5, 1e-5);
-    free(x), free(w), free(b), free(y), free(res), free(y0), free(want), free(wantf);
+    t_close(what, y, want, ny, 2e-5, 1e-5);
+    free(x), free(w), free(b), free(y), free(res), free(y0), free(want);
 }
 
 static void test_geometries(void) {
@@ -186,8 +149,8 @@ static void test_weight_grad(void) {
                         for (int b = 0; b < n; b++)
                             for (int oy = 0; oy < oh; oy++)
                                 for (int ox = 0; ox < ow; ox++) {
-                                    int iy = map_ref(oy + ky - pad, h, pad, cases[k].mode);
-                                    int ix = map_ref(ox + kx - pad, w, pad, cases[k].mode);
+                                    int iy = t_pad_index(oy + ky - pad, h, pad, cases[k].mode);
+                                    int ix = t_pad_index(ox + kx - pad, w, pad, cases[k].mode);
                                     if (iy < 0 || ix < 0) continue;
                                     s += (double)dy[(((size_t)b * cout + co) * oh + oy) * ow + ox] *
                                          x[b * x_batch + ((size_t)ci * h + iy) * w + ix];
