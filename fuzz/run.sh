@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: runs the fuzz harnesses (built by fuzz/build.sh) one after another, each for a given
 # number of seconds, starting from the committed seeds (fuzz/corpus/<name>) plus what earlier
-# runs found (fuzz/work/<name>, not committed). Crashes, leaks, timeouts and out-of-memory
+# runs found (fuzz/found/<name>, not committed). Crashes, leaks, timeouts and out-of-memory
 # inputs are written to fuzz/out/artifacts/; the log of each run is fuzz/out/logs/<name>.log.
 # Usage: bash fuzz/run.sh [seconds (default 20)] [harness names (default: all)]
 #   e.g. bash fuzz/run.sh 600 pickle torch_load
@@ -35,7 +35,7 @@ status=0
 for name in $NAMES; do
   bin=fuzz/out/fuzz_$name
   [ -x "$bin" ] || { echo "no harness $bin"; status=1; continue; }
-  work=${AC_FUZZ_WORK:-fuzz/work}/$name
+  work=${AC_FUZZ_FOUND:-fuzz/found}/$name
   mkdir -p "$work"
   log=fuzz/out/logs/$name.log
   # -timeout: one input running longer than 10 s is a hang; -rss_limit_mb: 2 GB is excessive.

@@ -33,7 +33,7 @@ done
 jobs=$(nproc)
 running=0
 for name in $NAMES; do
-  (AC_FUZZ_WORK="$work" bash fuzz/run.sh "$SECS" "$name") &
+  (AC_FUZZ_FOUND="$work" bash fuzz/run.sh "$SECS" "$name") &
   running=$((running + 1))
   if [ "$running" -ge "$jobs" ]; then
     wait -n || status=1
