@@ -56,6 +56,9 @@ ac_status ac_image_encode_png(const ac_tensor *img, int bits, unsigned char **bu
 void ac_image_resize_planes(const float *x, size_t nc, int h, int w, float *y, int oh, int ow);
 // New tensor (N, C, oh, ow) resized from t (N, C, H, W).
 ac_tensor *ac_image_resize(const ac_tensor *t, int oh, int ow);
+// Index into [0, n) of index i after mirror reflection without repeating the edge (period
+// 2n - 2), as ReflectionPad2d reads it, reflecting again for any i.
+int ac_image_reflect_index(int i, int n);
 // New tensor (N, C, H + pb, W + pr): pads the bottom and right by mirror reflection without
 // repeating the edge (PyTorch ReflectionPad2d), reflecting again as needed for tiny images.
 ac_tensor *ac_image_pad_reflect(const ac_tensor *t, int pad_bottom, int pad_right);

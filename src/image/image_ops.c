@@ -21,8 +21,7 @@ ac_tensor *ac_image_resize(const ac_tensor *t, int oh, int ow) {
     return y;
 }
 
-// Index into [0, n) after mirror reflection without edge repetition, period 2n - 2.
-static int reflect_index(int i, int n) {
+int ac_image_reflect_index(int i, int n) {
     if (n == 1) return 0;
     int period = 2 * n - 2;
     i %= period;
@@ -39,10 +38,10 @@ ac_tensor *ac_image_pad_reflect(const ac_tensor *t, int pad_bottom, int pad_righ
         const float *src = t->data + p * (size_t)h * w;
         float *dst = y->data + p * (size_t)oh * ow;
         for (int i = 0; i < oh; i++) {
-            const float *row = src + (size_t)reflect_index(i, h) * w;
+            const float *row = src + (size_t)ac_image_reflect_index(i, h) * w;
             float *out = dst + (size_t)i * ow;
             memcpy(out, row, sizeof(float) * (size_t)w);
-            for (int j = w; j < ow; j++) out[j] = row[reflect_index(j, w)];
+            for (int j = w; j < ow; j++) out[j] = row[ac_image_reflect_index(j, w)];
         }
     }
     return y;

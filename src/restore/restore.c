@@ -182,16 +182,6 @@ static float *axis_weights(int len, int t, int n, const int *starts) {
     return wt;
 }
 
-// Index into [0, n) after mirror reflection without edge repetition (period 2n - 2), as
-// ac_image_pad_reflect and PyTorch's ReflectionPad2d.
-static int reflect_index(int i, int n) {
-    if (n == 1) return 0;
-    int period = 2 * n - 2;
-    i %= period;
-    if (i < 0) i += period;
-    return i < n ? i : period - i;
-}
-
 // Copies the th x tw window at (y0, x0) of the image x (1, 3, h, w), extended beyond its
 // bottom and right edges by reflection, into tin (1, 3, th, tw).
 static void extract_tile(const ac_tensor *x, int y0, int x0, ac_tensor *tin) {
@@ -199,10 +189,10 @@ static void extract_tile(const ac_tensor *x, int y0, int x0, ac_tensor *tin) {
     int inside = AC_MAX(0, AC_MIN(tw, w - x0));  // columns that need no reflection
     for (int c = 0; c < 3; c++) {
         for (int r = 0; r < th; r++) {
-            const float *src = x->data + ((size_t)c * h + reflect_index(y0 + r, h)) * (size_t)w;
+            const float *src = x->data + ((size_t)c * h + ac_image_reflect_index(y0 + r, h)) * (size_t)w;
             float *dst = tin->data + ((size_t)c * th + r) * (size_t)tw;
             memcpy(dst, src + x0, sizeof(float) * (size_t)inside);
-            for (int k = inside; k < tw; k++) dst[k] = src[reflect_index(x0 + k, w)];
+            for (int k = inside; k < tw; k++) dst[k] = src[ac_image_reflect_index(x0 + k, w)];
         }
     }
 }
