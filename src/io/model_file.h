@@ -4,8 +4,9 @@
 // "module.", or a training checkpoint whose 'state_dict' entry is taken; a training state's
 // student). The kind of file is told by its content (a ".safetensors" name only chooses which
 // error a broken file gets). The architecture comes from explicit settings (command-line
-// flags), else the file's metadata, else is inferred from the tensors; loading is strict (one error naming every missing, unexpected or mis-shaped tensor). Every error
-// message starts with the file's path.
+// flags), else the file's metadata, else is inferred from the tensors; loading is strict
+// (one error naming every missing, unexpected or mis-shaped tensor). Every error message
+// starts with the file's path.
 #ifndef AC_MODEL_FILE_H
 #define AC_MODEL_FILE_H
 
