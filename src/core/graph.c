@@ -28,8 +28,10 @@ struct ac_graph {
     size_t pool_bytes;
     // Recording graphs: gradient buffers of activations whose node's backward has run (no
     // one reads them again), for later gradients of the same size in the same backward pass.
-    void **free_grad;
-    size_t *free_grad_size;
+    struct released_grad {
+        float *data;
+        size_t bytes;
+    } *free_grad;
     int n_free_grad, cap_free_grad;
 };
 
@@ -113,7 +115,6 @@ void ac_graph_free(ac_graph *g) {
     free(g->free_slots);
     free(g->scratch);
     free(g->free_grad);
-    free(g->free_grad_size);
     free(g);
 }
 
@@ -213,11 +214,9 @@ float *ac_graph_grad(ac_graph *g, ac_tensor *t) {
         size_t bytes = ac_numel(t) * sizeof(float);
         t->grad = NULL;
         for (int i = g->n_free_grad; i-- > 0;)  // the most recently released first
-            if (g->free_grad_size[i] == bytes) {
-                t->grad = g->free_grad[i];
-                g->n_free_grad--;
-                g->free_grad[i] = g->free_grad[g->n_free_grad];
-                g->free_grad_size[i] = g->free_grad_size[g->n_free_grad];
+            if (g->free_grad[i].bytes == bytes) {
+                t->grad = g->free_grad[i].data;
+                g->free_grad[i] = g->free_grad[--g->n_free_grad];
                 break;
             }
         if (!t->grad) t->grad = ac_arena_alloc(g->arena, bytes);
@@ -229,27 +228,23 @@ float *ac_graph_grad(ac_graph *g, ac_tensor *t) {
 void ac_backward_seeded(ac_graph *g, ac_tensor *out, const float *seed) {
     AC_ASSERT_MSG(g->recording, "backward needs a recording graph");
     if (!out->requires_grad) return;  // nothing upstream can learn
-    const ac_tensor *seeded = out;
     float *dout = ac_graph_grad(g, out);
     size_t n = ac_numel(out);
     for (size_t i = 0; i < n; i++) dout[i] += seed[i];
     for (size_t k = g->n_nodes; k-- > 0;) {
         ac_node *node = &g->nodes[k];
-        ac_tensor *out = node->out;
-        if (!out->grad) continue;
+        ac_tensor *y = node->out;
+        if (!y->grad) continue;
         node->backward(g, node);
-        // Every reader of out's gradient (the nodes recorded after this one) has run: its
-        // buffer serves a later gradient. The loss (seeded) keeps its own.
-        if (out->storage == AC_STORAGE_ARENA && out != seeded) {
+        // Every reader of y's gradient (the nodes recorded after this one) has run: its
+        // buffer serves a later gradient. The loss (out) keeps its own.
+        if (y->storage == AC_STORAGE_ARENA && y != out) {
             if (g->n_free_grad == g->cap_free_grad) {
                 g->cap_free_grad = g->cap_free_grad ? 2 * g->cap_free_grad : 64;
                 g->free_grad = ac_xrealloc(g->free_grad, (size_t)g->cap_free_grad * sizeof *g->free_grad);
-                g->free_grad_size = ac_xrealloc(g->free_grad_size,
-                                                (size_t)g->cap_free_grad * sizeof *g->free_grad_size);
             }
-            g->free_grad[g->n_free_grad] = out->grad;
-            g->free_grad_size[g->n_free_grad++] = ac_numel(out) * sizeof(float);
-            out->grad = NULL;
+            g->free_grad[g->n_free_grad++] = (struct released_grad){y->grad, ac_numel(y) * sizeof(float)};
+            y->grad = NULL;
         }
     }
 }
