@@ -81,7 +81,7 @@ static void test_geometries(void) {
         {2, 6, 12, 20, 4, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6},
         {2, 5, 8, 8, 3, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 0.5f, 1, 3, 2},
     };
-    for (int sched = 0; sched <= 2; sched++) {
+    for (int sched = 0; sched <= 3; sched++) {
         ac_cpu_wino_force_schedule(sched);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             for (int t = 1; t <= 3; t++) run_case(&cases[i], t);
@@ -98,7 +98,7 @@ static void test_thread_invariance(void) {
     float *x = malloc(nx * 4), *wt = malloc((size_t)cout * cin * 9 * 4), *y[3];
     t_fill_uniform(&r, x, nx, -1, 1);
     t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.1f, 0.1f);
-    for (int sched = 1; sched <= 2; sched++) {
+    for (int sched = 1; sched <= 3; sched++) {
         ac_cpu_wino_force_schedule(sched);
         for (int t = 0; t < 3; t++) {
             y[t] = malloc(ny * 4);
@@ -196,7 +196,7 @@ static void test_batch_invariance(void) {
         float *yb = malloc(n * out * 4), *y1 = malloc(out * 4);
         t_fill_uniform(&r, x, n * img, -1, 1);
         t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.2f, 0.2f);
-        for (int sched = 0; sched <= 2; sched++) {
+        for (int sched = 0; sched <= 3; sched++) {
             ac_cpu_wino_force_schedule(sched);
             ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
                                .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
@@ -205,7 +205,7 @@ static void test_batch_invariance(void) {
             omp_set_num_threads(2);
             ac_cpu_wino_conv3x3(&c);
             for (int i = 0; i < n; i++) {
-                for (int s1 = 0; s1 <= 2; s1++) {
+                for (int s1 = 0; s1 <= 3; s1++) {
                     ac_cpu_wino_force_schedule(s1);
                     ac_fused_conv one = c;
                     one.n = 1;

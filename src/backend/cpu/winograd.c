@@ -21,8 +21,12 @@
 //     channels x 1..3 vectors of tiles) over U packed as [xi][co / CB][ci][CB];
 //   - whole (few tiles or many output channels): V of every tile up front (all images side by
 //     side), shared by the items, which then run the multiply and the output transform.
-// Both run the same arithmetic for every tile, so results do not depend on the schedule, on
-// the other images of a batch or on the thread count. U is computed once per call.
+//     With more output channels than tiles (the deep layers) U is larger than V: each item
+//     then transforms the weights of its own output channels, a chunk of input channels at a
+//     time, into its cache (fuse_u), so U never goes out to memory.
+// All run the same arithmetic for every tile, and U's values do not depend on who computes
+// them, so results do not depend on the schedule, on the other images of a batch or on the
+// thread count. Otherwise U is computed once per call.
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/winograd_internal.h"
 
@@ -38,8 +42,9 @@
 // ---------------------------------------------------------------- plan
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
+#define FUSED_BUDGET (512 * 1024)     // bytes of M and the U chunk per thread when fuse_u
 
-static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole (tests)
+static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
 
 void ac_cpu_wino_force_schedule(int schedule) { forced_schedule = schedule; }
 
@@ -65,15 +70,30 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
     const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
     p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_MAX;
-    if (forced_schedule) p->whole = forced_schedule == 2;
+    if (forced_schedule) p->whole = forced_schedule >= 2;
+    // More output channels than tiles: the transformed weights U outweigh V. Rather than U
+    // going out to memory and coming back once per block of tiles, each item then transforms
+    // the weights of its own output channels, a chunk of input channels at a time, into its
+    // cache, and takes every tile in one block where it can.
+    p->fuse_u = p->whole && (forced_schedule ? forced_schedule == 3 : cout_p > all);
     p->lanes = p->whole ? (int)all : p->ntile;
-    // Tiles per block: M (and V when blocked) of an item within the scratch budget.
-    const size_t per_tile =
-        (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
-    int tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
-    tb = AC_MAX(tb, LANES);
-    tb = AC_MIN(tb, 8 * LANES);
-    tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
+    int tb;
+    if (p->fuse_u) {
+        // blocks of at most 8 vectors of tiles, as even as they come; output channels per
+        // item: M and the U chunk within the fused budget
+        const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, 8);
+        tb = ceil_div(nvec, nb) * VL;
+        const size_t per_co = (size_t)NXI * (size_t)(tb + VL + p->ck) * sizeof(float);
+        p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)(FUSED_BUDGET / per_co) / CB * CB));
+    } else {
+        // Tiles per block: M (and V when blocked) of an item within the scratch budget.
+        const size_t per_tile =
+            (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
+        tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
+        tb = AC_MAX(tb, LANES);
+        tb = AC_MIN(tb, 8 * LANES);
+        tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
+    }
     // Enough items to keep every thread busy: smaller output-channel blocks, then smaller
     // tile blocks.
     const int images = p->whole ? 1 : c->n;
@@ -83,7 +103,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         long long items = (long long)images * p->nblk * p->ncoc;
         if (items >= 4LL * threads) break;
         if (p->cok > 2 * CB) p->cok = ceil_div(p->cok / 2, CB) * CB;
-        else if (tb > LANES) tb -= LANES;
+        else if (tb > LANES) tb -= p->fuse_u ? VL : LANES;
         else break;
     }
     p->tb = tb;
@@ -95,7 +115,9 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->rowlen = 4 * VL * ceil_div(p->whole ? p->tw : AC_MIN(tb, p->tw), VL) + 2 * VL;
     p->v_floats = p->whole ? 0 : p->vxs * NXI;
     p->m_floats = p->mcs * p->cok;
-    p->thread_floats = p->v_floats + p->m_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
+    p->u_floats = p->fuse_u ? (size_t)NXI * p->cok * p->ck : 0;
+    p->thread_floats =
+        p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
 }
 
 // ---------------------------------------------------------------- weights
@@ -125,6 +147,19 @@ static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
     for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
 }
 
+// v[xi] = (G g G^T)[xi] of the kernels (cg + lane, ci), lane < nk (zero past it).
+static inline void transform_lanes(const ac_fused_conv *c, int cg, int nk, int ci, ac_vf v[NXI]) {
+    float taps[9][VL];
+    memset(taps, 0, sizeof taps);
+    for (int k = 0; k < nk; k++) {
+        const float *src = c->weight + ((size_t)(cg + k) * c->cin + ci) * 9;
+        for (int j = 0; j < 9; j++) taps[j][k] = src[j];
+    }
+    ac_vf g9[9];
+    for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
+    transform_kernel(g9, v);
+}
+
 // U = (G g G^T)[xi] of every kernel (co, ci): U[xi][cb][ci][k] for co = cb CB + k (zero past
 // cout), by pieces of VL output channels (the lanes) and WCHUNK input channels gathered in a
 // local buffer and copied out in runs of WCHUNK CB floats.
@@ -142,15 +177,8 @@ static void transform_weights(plan *p) {
         const int nw = AC_MIN(VL, cout_p - cg);
         float buf[NXI][WCHUNK][VL];
         for (int ci = c0; ci < c1; ci++) {
-            float taps[9][VL];
-            memset(taps, 0, sizeof taps);
-            for (int k = 0; k < nk; k++) {
-                const float *src = c->weight + ((size_t)(cg + k) * cin + ci) * 9;
-                for (int j = 0; j < 9; j++) taps[j][k] = src[j];
-            }
-            ac_vf g9[9], v[NXI];
-            for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
-            transform_kernel(g9, v);
+            ac_vf v[NXI];
+            transform_lanes(c, cg, nk, ci, v);
             for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
         }
         for (int xi = 0; xi < NXI; xi++)
@@ -158,6 +186,26 @@ static void transform_weights(plan *p) {
                 float *dst = u + (((size_t)xi * ncb + (cg + k) / CB) * cin + c0) * CB;
                 for (int ci = 0; ci < c1 - c0; ci++) memcpy(dst + ci * CB, &buf[xi][ci][k], CB * sizeof(float));
             }
+    }
+}
+
+// The same values for output channels [co0, co0 + nco) (nco a multiple of CB) and input
+// channels [c0, c1) only: u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
+static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int c0, int c1,
+                                   float *u, size_t uxs, size_t ucbs) {
+    for (int cg = co0; cg < co0 + nco; cg += VL) {
+        const int nk = AC_MIN(VL, c->cout - cg), nw = AC_MIN(VL, co0 + nco - cg);
+        for (int ci = c0; ci < c1; ci++) {
+            ac_vf v[NXI];
+            transform_lanes(c, cg, nk, ci, v);
+            float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
+            for (int xi = 0; xi < NXI; xi++) {
+                float lanes[VL];
+                ac_vstore(lanes, v[xi]);
+                for (int k = 0; k < nw; k += CB)
+                    memcpy(dst + xi * uxs + (size_t)k / CB * ucbs, lanes + k, CB * sizeof(float));
+            }
+        }
     }
 }
 
@@ -244,24 +292,41 @@ DEFINE_MICRO(micro_3, 3)
 DEFINE_MICRO(micro_2, 2)
 DEFINE_MICRO(micro_1, 1)
 
-// M[co - co0][xi][lane] (+)= U[xi][co][c0 .. c1) V[xi][..][lane] for nl vectors of lanes;
-// v: V at channel c0 and the first lane (rows of p->vtbs lanes, p->vxs floats per xi); m: M
-// at the first lane (rows of p->tbs lanes, p->mcs floats per output channel).
-static void multiply(const plan *p, const float *vs, float *ms, int c0, int c1, int co0,
-                     int nco, int nl, bool add) {
-    const int cin = p->c->cin, k = c1 - c0;
+// M[co - co0][xi][lane] (+)= sum over k input channels of U V, for nco output channels (a
+// multiple of CB) and nl vectors of lanes. u: U at the first output channel and input channel
+// (uxs floats per xi, ucbs per block of CB output channels); v: V at the first input channel
+// and lane (rows of p->vtbs lanes, p->vxs floats per xi); m: M at the first lane (rows of
+// p->tbs lanes, p->mcs floats per output channel).
+static void multiply(const plan *p, const float *u, size_t uxs, size_t ucbs, const float *vs,
+                     float *ms, int k, int nco, int nl, bool add) {
     const size_t vt = (size_t)p->vtbs, mt = (size_t)p->tbs;
     for (int xi = 0; xi < NXI; xi++) {
         const float *v = vs + (size_t)xi * p->vxs;
-        for (int cb = co0 / CB; cb < (co0 + nco) / CB; cb++) {
-            const float *u = p->u + (((size_t)xi * p->ncb + cb) * cin + c0) * CB;
-            float *m = ms + (size_t)(cb * CB - co0) * p->mcs + (size_t)xi * mt;
+        for (int b = 0; b < nco / CB; b++) {
+            const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
+            float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
             int l = 0;
-            for (; l + 3 <= nl && NV3; l += 3) micro_3(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
-            for (; l + 2 <= nl; l += 2) micro_2(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
-            for (; l < nl; l++) micro_1(k, u, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 3 <= nl && NV3; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
         }
     }
+}
+
+// U of the output channels [co0, co0 + nco) and input channels [c0, c1) for multiply(): the
+// call's U, or (fuse_u) those weights transformed into ub.
+static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, int c1,
+                            size_t *uxs, size_t *ucbs) {
+    if (p->fuse_u) {
+        *ucbs = (size_t)(c1 - c0) * CB;
+        *uxs = (size_t)(nco / CB) * *ucbs;
+        transform_weight_block(p->c, co0, nco, c0, c1, ub, *uxs, *ucbs);
+        return ub;
+    }
+    const int cin = p->c->cin;
+    *ucbs = (size_t)cin * CB;
+    *uxs = (size_t)p->ncb * *ucbs;
+    return p->u + ((size_t)(co0 / CB) * cin + c0) * CB;
 }
 
 // ---------------------------------------------------------------- output transform
@@ -376,7 +441,9 @@ static void run_blocked(const plan *p, int threads) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
                 ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
                                 (size_t)p->vtbs);
-                multiply(p, v, m, c0, c1, co0, nco, nl, k > 0);
+                size_t uxs, ucbs;
+                const float *u = u_chunk(p, NULL, co0, nco, c0, c1, &uxs, &ucbs);
+                multiply(p, u, uxs, ucbs, v, m, c1 - c0, nco, nl, k > 0);
             }
             output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
         }
@@ -409,7 +476,7 @@ static void run_whole(const plan *p, int threads) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
-        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
+        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen, *ub = tmp + 4 * 4 * VL;
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
@@ -426,7 +493,9 @@ static void run_whole(const plan *p, int threads) {
             const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
             for (int k = 0; k < p->nck; k++) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-                multiply(p, v + (size_t)c0 * p->vtbs + t0, m, c0, c1, co0, nco, nl, k > 0);
+                size_t uxs, ucbs;
+                const float *u = u_chunk(p, ub, co0, nco, c0, c1, &uxs, &ucbs);
+                multiply(p, u, uxs, ucbs, v + (size_t)c0 * p->vtbs + t0, m, c1 - c0, nco, nl, k > 0);
             }
             output_lanes(p, tmp, m, t0, t1, co0, co1);
         }
@@ -443,8 +512,8 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
-    transform_weights(&p);
+    if (!p.fuse_u) transform_weights(&p);
     if (p.whole) run_whole(&p, threads);
     else run_blocked(&p, threads);
-    ac_cpu_ws_free(p.u);
+    if (p.u) ac_cpu_ws_free(p.u);
 }

@@ -102,6 +102,7 @@ typedef struct plan {
     const ac_fused_conv *c;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
+    bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
     int lanes;            // whole: tiles of all images, n ntile; blocked: ntile
     int vtbs;             // lanes per row of V: whole, all lanes rounded up + VL; else tb + VL
     size_t vxs;           // floats per xi of V
@@ -112,8 +113,8 @@ typedef struct plan {
     int ncb;              // output channel blocks of CB in all
     int nblk, items;
     int rowlen;           // floats per row of the column-transform buffer
-    size_t v_floats, m_floats, thread_floats;
-    float *u;             // blocked: [NXI][ncb][cin][CB]; whole: [NXI][cout][cin]
+    size_t v_floats, m_floats, u_floats, thread_floats;
+    float *u;             // [NXI][ncb][cin][CB] (NULL when fuse_u)
 } plan;
 
 static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
