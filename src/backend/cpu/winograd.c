@@ -42,6 +42,7 @@
 // ---------------------------------------------------------------- plan
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
+#define TBU (NV3 ? 3 * VL : LANES)  // tiles per block: a multiple of the widest product kernel
 #define FUSED_BUDGET (512 * 1024)     // bytes of M and the U chunk per thread when fuse_u
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
@@ -89,10 +90,10 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         // Tiles per block: M (and V when blocked) of an item within the scratch budget.
         const size_t per_tile =
             (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
-        tb = (int)(SCRATCH_BUDGET / per_tile) / LANES * LANES;
-        tb = AC_MAX(tb, LANES);
-        tb = AC_MIN(tb, 8 * LANES);
-        tb = AC_MIN(tb, ceil_div(p->lanes, LANES) * LANES);
+        tb = (int)(SCRATCH_BUDGET / per_tile) / TBU * TBU;
+        tb = AC_MAX(tb, TBU);
+        tb = AC_MIN(tb, 8 * LANES / TBU * TBU);
+        tb = AC_MIN(tb, ceil_div(p->lanes, TBU) * TBU);
     }
     // Enough items to keep every thread busy: smaller output-channel blocks, then smaller
     // tile blocks.
@@ -103,7 +104,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         long long items = (long long)images * p->nblk * p->ncoc;
         if (items >= 4LL * threads) break;
         if (p->cok > 2 * CB) p->cok = ceil_div(p->cok / 2, CB) * CB;
-        else if (tb > LANES) tb -= p->fuse_u ? VL : LANES;
+        else if (tb > TBU) tb -= p->fuse_u ? VL : TBU;
         else break;
     }
     p->tb = tb;
