@@ -179,6 +179,7 @@ static void deconv_kernel_cases(void) {
     compare_kernels("deconv k1 s1 p0", deconv_g(2, 5, 4, 3, 6, 1, 1, 0, 0), true, true);
     compare_kernels("deconv k2 s3 p0 op2", deconv_g(1, 2, 4, 3, 3, 2, 3, 0, 2), true, true);
     compare_kernels("deconv k3 s1 p1", deconv_g(1, 3, 6, 5, 2, 3, 1, 1, 0), true, true);
+    compare_kernels("deconv k2 s2 p0", deconv_g(2, 9, 3, 7, 10, 2, 2, 0, 0), true, true);
 }
 
 // The same comparisons with tiny column blocks (block boundaries inside image rows).

@@ -84,17 +84,18 @@ static inline float finish(const ac_conv_epilogue *ep, float v, float bias, cons
     return v;
 }
 
-// Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
-// one image; oplane floats per channel). `tmp` holds ntap NVL + CB NVL floats.
-static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
-                      const float *res, size_t oplane, float *tmp) {
+// Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d, bias, activation
+// and scale applied, into out[r NVL + lane]; returns how many of the CB channels exist.
+// `scratch` holds ntap (NVL + 2) floats.
+static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, float *out,
+                     float *scratch) {
     ac_vf acc[CB][NV];
     const float *wp = d->wp + (size_t)cb * d->ntap * CB;
     if ((size_t)(j0 + d->max_off + NVL) <= d->avail) {
         // (prefetches are hints: past the end of the source they do no harm)
         tap_kernel(d->ntap, d->src + j0, d->off, wp, acc, true);
     } else {  // near the end of the source: copy the readable lanes of each tap, zeros after
-        ptrdiff_t *off = (ptrdiff_t *)(tmp + (size_t)CB * NVL);
+        ptrdiff_t *off = (ptrdiff_t *)scratch;
         float *lanes = (float *)(off + d->ntap);
         for (int t = 0; t < d->ntap; t++) {
             const long at = j0 + d->off[t];
@@ -105,7 +106,6 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
         }
         tap_kernel(d->ntap, lanes, off, wp, acc, false);
     }
-    // bias, activation and scale in registers; the residual below, at the output positions
     const ac_conv_epilogue *ep = &c->ep;
     const int nco = AC_MIN(CB, c->cout - cb * CB);
     const ac_vf zero = ac_vsplat(0.0f);
@@ -116,12 +116,16 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
             if (ep->act == AC_ACT_RELU) x = ac_vselect(x > zero, x, zero);
             else if (ep->act == AC_ACT_PRELU) x = ac_vselect(x > zero, x, x * ep->slope);
             if (ep->scale != 1.0f) x *= ep->scale;
-            ac_vstore(tmp + r * NVL + v * VL, x);
+            ac_vstore(out + r * NVL + v * VL, x);
         }
     }
-    // The runs of lanes that land in one output row (the same for every output channel).
-    int run_l[NVL], run_n[NVL], nrun = 0;
-    size_t run_at[NVL];
+    return nco;
+}
+
+// The runs of lanes [j0, j0 + NVL) of grid d that land in one output row (the same for every
+// output channel): lane offset l, length n and output position at; returns their count.
+static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_n[NVL], size_t run_at[NVL]) {
+    int nrun = 0;
     for (int l = 0; l < NVL;) {
         const long j = j0 + l;
         const int Y = (int)(j / d->rowlen), X = (int)(j % d->rowlen);
@@ -135,6 +139,18 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
         }
         l += run;
     }
+    return nrun;
+}
+
+// Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
+// one image; oplane floats per channel), the residual added at the output positions. `tmp`
+// holds CB NVL + ntap (NVL + 2) floats.
+static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
+                      const float *res, size_t oplane, float *tmp) {
+    const int nco = lanes_out(d, cb, j0, c, tmp, tmp + (size_t)CB * NVL);
+    int run_l[NVL], run_n[NVL];
+    size_t run_at[NVL];
+    const int nrun = lane_runs(d, j0, run_l, run_n, run_at);
     for (int r = 0; r < nco; r++) {
         float *yc = y + (size_t)(cb * CB + r) * oplane;
         const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
@@ -158,6 +174,38 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
                 } else {
                     for (int i = 0; i < n; i++) dst[i * st] = s[i];
                 }
+            }
+        }
+    }
+}
+
+// Stride 2: the two column phases (a, 0) and (a, 1) of a transposed convolution at once (same
+// source, same rows of lanes), interleaved into whole output rows: no stores of every other
+// element, and no two work items writing the same cache lines. Output cols: ow. `tmp` holds
+// 2 CB NVL + ntap (NVL + 2) floats (ntap the larger of the two).
+static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
+                           const ac_fused_conv *c, float *y, const float *res, size_t oplane,
+                           int ow, float *tmp) {
+    float *t0 = tmp, *t1 = tmp + (size_t)CB * NVL, *scratch = tmp + (size_t)2 * CB * NVL;
+    const int nco = lanes_out(d0, cb, j0, c, t0, scratch);
+    lanes_out(d1, cb, j0, c, t1, scratch);
+    int run_l[NVL], run_n[NVL];
+    size_t run_at[NVL];
+    const int nrun = lane_runs(d0, j0, run_l, run_n, run_at);  // d0: column 2 X, X < cols0
+    for (int r = 0; r < nco; r++) {
+        float *yc = y + (size_t)(cb * CB + r) * oplane;
+        const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
+        for (int k = 0; k < nrun; k++) {
+            const float *s0 = t0 + r * NVL + run_l[k], *s1 = t1 + r * NVL + run_l[k];
+            const size_t at = run_at[k];
+            const int x0 = (int)((at - d0->yorg) % (size_t)d0->yrs);  // output column 2 X0
+            const int n = AC_MIN(2 * run_n[k], ow - x0);
+            float *dst = yc + at;
+            if (rc) {
+                const float *rr = rc + at;
+                for (int i = 0; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2] + rr[i];
+            } else {
+                for (int i = 0; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2];
             }
         }
     }
@@ -361,8 +409,14 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     const size_t oplane = (size_t)oh * ow;
     const long lanes = (long)(rows_max - 1) * wq + cols_max;
     const int nblk = (int)((lanes + JBLOCK - 1) / JBLOCK);
-    const long long items = (long long)c->n * nph * nblk * ncb;
-    const size_t per_thread = (size_t)CB * NVL + (size_t)maxtap * (NVL + 2);
+    // Stride 2: the column phases (a, 0) and (a, 1) run as one pair where both have taps and
+    // output (see run_lanes_pair); a pair is one "phase" of the items below.
+    bool paired = s == 2;
+    for (int ph = 0; ph < nph && paired; ph++)
+        paired = gs[ph].ntap > 0 && gs[ph].rows > 0 && gs[ph].cols > 0;
+    const int nitem_ph = paired ? s : nph;
+    const long long items = (long long)c->n * nitem_ph * nblk * ncb;
+    const size_t per_thread = (size_t)2 * CB * NVL + (size_t)maxtap * (NVL + 2);
     float *scratch = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -371,15 +425,23 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
 #pragma omp for schedule(dynamic, 1)
         for (long long it = 0; it < items; it++) {
             const int cb = (int)(it % ncb), blk = (int)(it / ncb % nblk);
-            const int ph = (int)(it / ((long long)ncb * nblk) % nph);
-            const int n = (int)(it / ((long long)ncb * nblk * nph));
+            const int ph = (int)(it / ((long long)ncb * nblk) % nitem_ph);
+            const int n = (int)(it / ((long long)ncb * nblk * nitem_ph));
+            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
+            float *y = c->y + (size_t)n * c->y_batch;
+            const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
+            if (paired) {  // ph is the row phase a
+                grid g0 = gs[2 * ph], g1 = gs[2 * ph + 1];
+                g0.src = g1.src = src + (size_t)n * img;
+                for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
+                    run_lanes_pair(&g0, &g1, cb, j0, c, y, res, oplane, ow, tmp);
+                continue;
+            }
             grid g = gs[ph];
             if (g.ntap == 0 || g.rows == 0 || g.cols == 0) continue;  // no taps: bias only, below
             g.src = src + (size_t)n * img;
-            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
-            const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
             for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
-                run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, res, oplane, tmp);
+                run_lanes(&g, cb, j0, c, y, res, oplane, tmp + (size_t)CB * NVL);
         }
     }
     // Phases without taps (kernel smaller than the stride) get the epilogue of a zero sum.
