@@ -170,6 +170,9 @@ static void conv_kernel_cases(void) {
     compare_kernels("conv k3 s2 p0", conv_g(2, 3, 8, 7, 4, 3, 2, 0), false, false);
     compare_kernels("conv k3 s3 p2", conv_g(1, 2, 10, 11, 3, 3, 3, 2), false, true);
     compare_kernels("conv k5 s1 p4", conv_g(1, 2, 3, 4, 2, 5, 1, 4), false, true);
+    // rows wide enough for the vector paths (phase split, interleaved stores)
+    compare_kernels("conv k4 s2 p1 wide", conv_g(1, 3, 5, 75, 4, 4, 2, 1), false, true);
+    compare_kernels("conv k3 s2 p1 wide", conv_g(1, 2, 4, 70, 3, 3, 2, 1), false, true);
 }
 
 static void deconv_kernel_cases(void) {
@@ -180,6 +183,8 @@ static void deconv_kernel_cases(void) {
     compare_kernels("deconv k2 s3 p0 op2", deconv_g(1, 2, 4, 3, 3, 2, 3, 0, 2), true, true);
     compare_kernels("deconv k3 s1 p1", deconv_g(1, 3, 6, 5, 2, 3, 1, 1, 0), true, true);
     compare_kernels("deconv k2 s2 p0", deconv_g(2, 9, 3, 7, 10, 2, 2, 0, 0), true, true);
+    compare_kernels("deconv k4 s2 p1 wide", deconv_g(1, 3, 3, 40, 4, 4, 2, 1, 0), true, true);
+    compare_kernels("deconv k3 s2 p0 wide", deconv_g(1, 2, 3, 37, 3, 3, 2, 0, 0), true, true);
 }
 
 // The same comparisons with tiny column blocks (block boundaries inside image rows).

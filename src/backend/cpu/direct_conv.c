@@ -33,6 +33,20 @@
 #endif
 #define NV 2
 #define NVL (NV * VL)
+// lane shuffles: the even lanes of two vectors; the first and second halves of their interleaving
+#if AC_VL == 16
+#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#elif AC_VL == 8
+#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
+#define MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#else
+#define MASK_EVEN {0, 2, 4, 6}
+#define MASK_LO {0, 4, 1, 5}
+#define MASK_HI {2, 6, 3, 7}
+#endif
 #define JBLOCK (8 * NVL)  // lanes per work item
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -201,12 +215,19 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
             const int x0 = (int)((at - d0->yorg) % (size_t)d0->yrs);  // output column 2 X0
             const int n = AC_MIN(2 * run_n[k], ow - x0);
             float *dst = yc + at;
-            if (rc) {
-                const float *rr = rc + at;
-                for (int i = 0; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2] + rr[i];
-            } else {
-                for (int i = 0; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2];
+            const float *rr = rc ? rc + at : NULL;
+            int i = 0;
+            for (; i + 2 * VL <= n; i += 2 * VL) {  // VL pairs: two vectors of output
+                const ac_vf a = ac_vload(s0 + i / 2), b = ac_vload(s1 + i / 2);
+                ac_vf lo = __builtin_shuffle(a, b, (ac_vi)MASK_LO), hi = __builtin_shuffle(a, b, (ac_vi)MASK_HI);
+                if (rr) {
+                    lo += ac_vload(rr + i);
+                    hi += ac_vload(rr + i + VL);
+                }
+                ac_vstore(dst + i, lo);
+                ac_vstore(dst + i + VL, hi);
             }
+            for (; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2] + (rr ? rr[i] : 0.0f);
         }
     }
 }
@@ -290,9 +311,19 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
                     dst[X] = sx >= 0 ? row[sx] : 0.0f;
                 }
                 const float *from = row + (s * lo + px - pad);
-                if (s == 1) memcpy(dst + lo, from, (size_t)(hi - lo) * sizeof(float));
-                else
-                    for (int X = lo; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];
+                if (s == 1) {
+                    memcpy(dst + lo, from, (size_t)(hi - lo) * sizeof(float));
+                } else {
+                    int X = lo;
+                    if (s == 2) {  // the even lanes of two vectors, while both lie in the row
+                        const int left = c->w - (s * lo + px - pad);  // floats of the row from `from`
+                        for (; X + VL <= hi && 2 * (X - lo) + 2 * VL <= left; X += VL) {
+                            const float *f = from + 2 * (size_t)(X - lo);
+                            ac_vstore(dst + X, __builtin_shuffle(ac_vload(f), ac_vload(f + VL), (ac_vi)MASK_EVEN));
+                        }
+                    }
+                    for (; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];
+                }
                 for (int X = hi; X < ws; X++) {
                     const int xx = s * X + px;
                     const int sx = xx < wpd ? map_coord(xx - pad, c->w, c->mode) : -1;
