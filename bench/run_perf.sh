@@ -18,13 +18,16 @@
 # Environment: SKIP_STEPS=1 leaves out the training steps, SKIP_RESTORE=1 the restores and
 # forwards (parts 1 and 2); PYTHON (default /usr/bin/python3);
 # OMP_WAIT_POLICY (default PASSIVE for both sides, as the allclear program runs: spinning
-# waiters collapse on a shared machine).
+# waiters collapse on a shared machine); OPENBLAS_NUM_THREADS (default 1, as the allclear
+# program runs: OpenBLAS's idle workers spin when it loads; PyTorch's convolutions do not use
+# OpenBLAS).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 ROUNDS=${2:-3}
 PY=${PYTHON:-/usr/bin/python3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 
@@ -41,7 +44,7 @@ if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
 fi
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
 [ "$HAVE_TORCH" = 1 ] && echo "# $("$PY" -c 'import torch; print("torch", torch.__version__, "threads max", torch.get_num_threads())')"
 
 run() {  # appends the result lines of one command to $OUT and echoes them

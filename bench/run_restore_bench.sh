@@ -10,6 +10,9 @@ THREADS=${2:-2}
 ROUNDS=${3:-2}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
+# as the allclear program runs (src/cli/main.c): passive OpenMP waits, one OpenBLAS thread
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 have_torch=0
 "$PY" -c "import torch" 2>/dev/null && have_torch=1
 results=$(mktemp)

@@ -1,5 +1,6 @@
 // main.c: the `allclear` program: git-style subcommands dispatched from one table. Only the
 // CLI prints and exits; exit status 0 success, 1 failure while working, 2 bad usage or input.
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -31,19 +32,29 @@ static void usage(FILE *f) {  // --help
     fprintf(f, "\nRun 'allclear <command> --help' for a command's options.\n");
 }
 
-// OpenMP threads that spin while waiting steal the cores from each other and from anything
-// else running: on a busy 2-core machine a training step measured 6x slower. libgomp reads
-// its wait policy once, when it loads, so when the user has not chosen one we set the passive
-// policy and start the program again (same process, same arguments).
-static void prefer_passive_openmp(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);
-    // If the exec fails we simply carry on with the default policy.
+// Threads that spin while they wait steal the cores from each other and from anything else
+// running: on a busy 2-core machine a training step measured 6x slower with OpenMP's active
+// wait policy. OpenBLAS's pthreads build likewise starts a worker per core when it loads, which
+// spins (sched_yield) for a while before it sleeps, though allclear only ever calls OpenBLAS
+// single-threaded from within its own OpenMP work. Both libraries read their settings once,
+// when they load, so when the user has chosen neither we choose the passive policy and one
+// OpenBLAS thread and start the program again (same process, same arguments).
+static void prefer_quiet_threads(char **argv) {
+    bool changed = false;
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        changed = true;
+    }
+    if (!getenv("OPENBLAS_NUM_THREADS")) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        changed = true;
+    }
+    if (changed) execv("/proc/self/exe", argv);
+    // If the exec fails we simply carry on with the defaults.
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+    prefer_quiet_threads(argv);
     if (argc < 2) {  // an error is one line (the command list is in --help)
         fprintf(stderr, "allclear: no command given (see 'allclear --help')\n");
         return 2;
