@@ -354,6 +354,40 @@ static void shapes_and_tape(void) {
     ac_tensor_free(wt);
 }
 
+// The transposed convolution with its activation in the epilogue (inference) against the
+// transposed convolution and the activation as two recorded ops, for each activation, through
+// the direct kernel and through im2col + GEMM.
+static void transposed_with_activation(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 11);
+    ac_tensor *x = t_rand4(&r, 2, 3, 6, 37, false), *w = t_rand4(&r, 3, 5, 4, 4, true);
+    ac_tensor *b = ac_tensor_new1(5), *slope = ac_tensor_new1(1);
+    t_fill_uniform(&r, b->data, 5, -1, 1);
+    slope->data[0] = 0.25f;
+    b->requires_grad = slope->requires_grad = true;
+    const ac_act acts[] = {AC_ACT_NONE, AC_ACT_RELU, AC_ACT_PRELU};
+    for (int direct = 0; direct < 2; direct++) {
+        ac_cpu_conv_set_direct(direct);
+        for (int a = 0; a < 3; a++) {
+            ac_graph *gi = ac_graph_new(false), *gr = ac_graph_new(true);
+            ac_tensor *yi = ac_conv_transpose2d_act(gi, x, w, b, 2, 1, 0, acts[a], slope);
+            ac_tensor *yr = ac_conv_transpose2d_act(gr, x, w, b, 2, 1, 0, acts[a], slope);
+            CHECK(ac_graph_node_count(gi) == 0 && ac_graph_node_count(gr) == (a ? 2 : 1));
+            CHECK(yi->shape[1] == 5 && yi->shape[2] == 12 && yi->shape[3] == 74);
+            char what[64];
+            snprintf(what, sizeof what, "deconv+act %d direct %d", a, direct);
+            t_close(what, yi->data, yr->data, ac_numel(yr), 1e-6, 1e-6);
+            ac_graph_free(gi);
+            ac_graph_free(gr);
+        }
+    }
+    ac_cpu_conv_set_direct(true);
+    ac_tensor_free(x);
+    ac_tensor_free(w);
+    ac_tensor_free(b);
+    ac_tensor_free(slope);
+}
+
 int main(void) {
     RUN(kernels_threaded_blas);
     RUN(kernels_openmp_split);
@@ -361,5 +395,6 @@ int main(void) {
     RUN(conv_gradchecks);
     RUN(deconv_gradchecks);
     RUN(shapes_and_tape);
+    RUN(transposed_with_activation);
     return ac_test_finish();
 }

@@ -82,6 +82,10 @@ typedef struct ac_backend {
                                      const float *b, float *y);
     void (*conv_transpose2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db);
+    // conv_transpose2d with an epilogue (bias, activation, scale, residual; not add/sub), for
+    // inference: c as for conv2d_fused with c->weight (cin, cout, kh, kw), zero padding, and
+    // the output (oh, ow) of conv_transpose2d with out_pad.
+    void (*conv_transpose2d_fused)(const ac_fused_conv *c, int out_pad);
 
     // x (nc, h, w) -> y (nc, h + top + bottom, w + left + right), reflection (no edge repeat)
     void (*reflection_pad_forward)(size_t nc, int h, int w, int top, int bottom, int left,

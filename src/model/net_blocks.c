@@ -209,11 +209,7 @@ ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor 
                           .slope = b->slope};
         return ac_conv2d_fused(g, x, b->w, b->b, &o, NULL, 0);
     }
-    ac_tensor *c = b->transposed ? ac_conv_transpose2d(g, x, b->w, b->b, 2, 1, 0)
-                                 : ac_conv2d(g, x, b->w, b->b, 2, 1);
-    ac_tensor *y = ac_prelu(g, c, b->slope);
-    ac_graph_drop(g, c);
-    return y;
+    return ac_conv_transpose2d_act(g, x, b->w, b->b, 2, 1, 0, AC_ACT_PRELU, b->slope);
 }
 
 // ---- Encoder_MDCBlock1 / Decoder_MDCBlock1 (mode iter2) ----

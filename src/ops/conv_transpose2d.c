@@ -36,6 +36,28 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
     ac_cpu_conv_gemm_fold(&pg, g->n, g->cin, w, x, g->cin * hw, y, g->cout * ohw);
 }
 
+// c: x (n, cin, h, w) at x_batch, weight (cin, cout, kh, kw) -> y (n, cout, oh, ow) at y_batch,
+// through the epilogue c->ep (no add/sub)
+void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad) {
+    AC_ASSERT(c->mode == AC_PAD_ZERO && !c->ep.add && !c->ep.sub);
+    if (ac_cpu_conv_direct_on()) {
+        ac_cpu_direct_deconv(c, out_pad);
+        return;
+    }
+    // the plain transposed convolution, then the epilogue in place
+    const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
+                            .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,
+                            .out_pad = out_pad,
+                            .oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + out_pad,
+                            .ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + out_pad};
+    const size_t ohw = (size_t)g.oh * g.ow;
+    AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w && c->y_batch == (size_t)c->cout * ohw);
+    ac_cpu_conv_transpose2d_forward(&g, c->x, c->weight, c->ep.bias, c->y);
+    ac_conv_epilogue ep = c->ep;
+    ep.bias = NULL;
+    ac_cpu_conv_epilogue((size_t)c->n * c->cout * ohw, &ep, c->y, c->y);
+}
+
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db) {
@@ -95,5 +117,34 @@ ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tenso
         node->iarg[1] = pad;
         node->iarg[2] = out_pad;
     }
+    return y;
+}
+
+ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
+                                   int stride, int pad, int out_pad, ac_act act,
+                                   ac_tensor *slope) {
+    AC_ASSERT_MSG(act != AC_ACT_PRELU || (slope && ac_numel(slope) == 1),
+                  "conv_transpose2d: PReLU needs a one-element slope");
+    ac_tensor *ts[4] = {x, w, b, slope};
+    if (!ac_fused_ok(g, ts, 4)) {  // recorded: the two ops, each with its backward
+        ac_tensor *c = ac_conv_transpose2d(g, x, w, b, stride, pad, out_pad);
+        if (act == AC_ACT_NONE) return c;
+        ac_tensor *y = act == AC_ACT_RELU ? ac_relu(g, c) : ac_prelu(g, c, slope);
+        ac_graph_drop(g, c);
+        return y;
+    }
+    ac_conv_geom geom = deconv_geom(x, w, stride, pad, out_pad);
+    AC_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == geom.cout),
+                  "conv_transpose2d: bias must have one value per output channel");
+    ac_tensor *y = ac_graph_tensor4(g, geom.n, geom.cout, geom.oh, geom.ow);
+    ac_fused_conv c = {.n = geom.n, .cin = geom.cin, .h = geom.h, .w = geom.w, .cout = geom.cout,
+                       .kh = geom.kh, .kw = geom.kw, .stride = stride, .pad = pad,
+                       .mode = AC_PAD_ZERO, .x = x->data,
+                       .x_batch = (size_t)geom.cin * geom.h * geom.w, .weight = w->data,
+                       .y = y->data, .y_batch = (size_t)geom.cout * geom.oh * geom.ow,
+                       .ep = {.bias = b ? b->data : NULL, .act = act,
+                              .slope = act == AC_ACT_PRELU ? slope->data[0] : 0.0f,
+                              .scale = 1.0f}};
+    ac_be()->conv_transpose2d_fused(&c, out_pad);
     return y;
 }
