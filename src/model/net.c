@@ -209,9 +209,7 @@ ac_tensor *ac_net_forward(ac_net *net, ac_graph *g, ac_tensor *x,
     ac_tensor *skip[LEVELS + 1];  // x1 (full size), r2, r4, r8, r16
 
     ac_tensor *r1 = ac_conv_layer_forward(&net->conv_input, g, x);
-    ac_tensor *r1b;
-    ac_split_channels(g, r1, &mem[0], &r1b);
-    ac_graph_drop(g, r1b);
+    mem[0] = ac_slice(g, r1, 1, 0, r1->shape[1] / 2);  // (r1a, _) = split(r1)
     skip[0] = res_seq_skip(g, &net->dense0, r1, NULL);
     ac_graph_drop(g, r1);
 
@@ -244,9 +242,7 @@ ac_tensor *ac_net_forward(ac_net *net, ac_graph *g, ac_tensor *x,
     if (keep) features[3] = t;
 
     ac_tensor *up[LEVELS];  // decoder memory
-    ac_tensor *up0b;
-    ac_split_channels(g, t, &up[0], &up0b);
-    ac_graph_drop(g, up0b);
+    up[0] = ac_slice(g, t, 1, 0, t->shape[1] / 2);  // (a, _) = split(t)
 
     ac_tensor *cur = t;  // the feature map going up
     for (int k = 0; k < LEVELS; k++) {

@@ -415,22 +415,23 @@ bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode) {
     return true;
 }
 
-static float *alloc_floats(size_t n, size_t count, bool zero) {
+// count blocks of n floats, uninitialised
+static float *alloc_floats(size_t n, size_t count) {
     size_t bytes;
     AC_ASSERT_MSG(ac_mul_size(n * sizeof(float), count, &bytes), "winograd scratch size overflows");
-    float *q = ac_cpu_ws_alloc(bytes);
-    if (zero) memset(q, 0, bytes);
-    return q;
+    return ac_cpu_ws_alloc(bytes);
 }
 
 static void run_blocked(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
-    // Scratch zeroed: lanes past a block's last tile are read (never used); keep them finite.
-    float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
+    float *all = alloc_floats(p->thread_floats, (size_t)threads);
     const int per_image = p->nblk * p->ncoc;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
+        // each thread zeroes its own scratch: lanes past a block's last tile are read (never
+        // used); keep them finite
+        memset(v, 0, p->thread_floats * sizeof(float));
         float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < p->items; it++) {
@@ -467,9 +468,8 @@ static void output_lanes(const plan *p, float *tmp, const float *m, int t0, int 
 // block of output channels) as in run_blocked without the input transform.
 static void run_whole(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
-    // Zeroed: lanes past the last tile are read (never used); keep them finite.
-    float *v = alloc_floats(p->vxs, NXI, true);
-    float *all = alloc_floats(p->thread_floats, (size_t)threads, true);
+    float *v = alloc_floats(p->vxs, NXI);
+    float *all = alloc_floats(p->thread_floats, (size_t)threads);
     // The input transform by chunks of 8 channels, each over all images in order: the vector
     // stores of a row of tiles spill past its last tile into lanes that the next row
     // overwrites (past the last image, into the padding lanes).
@@ -478,9 +478,16 @@ static void run_whole(const plan *p, int threads) {
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
         float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen, *ub = tmp + 4 * 4 * VL;
+        memset(m, 0, p->thread_floats * sizeof(float));  // finite, as in run_blocked
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+            // lanes past the last tile are read (never used): zeroed, before the transform's
+            // stores spill into the first of them
+            for (int xi = 0; xi < NXI; xi++)
+                for (int ci = c0; ci < c1; ci++)
+                    memset(v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes, 0,
+                           (size_t)(p->vtbs - p->lanes) * sizeof(float));
             for (int n = 0; n < c->n; n++)
                 ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
                                         v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
