@@ -198,6 +198,36 @@ static void test_maxpool_values(void) {
     ac_tensor_free(x);
 }
 
+// Rows wide enough for the vector path: values from a few levels (ties) and some NaNs, against
+// the scan-order rule (a value replaces the maximum when greater or NaN), bit for bit.
+static void test_maxpool_wide(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 21);
+    const int c = 3, h = 7, w = 75, oh = h / 2, ow = w / 2;
+    ac_tensor *x = ac_tensor_new4(2, c, h, w);
+    const size_t n = ac_numel(x);
+    for (size_t i = 0; i < n; i++) x->data[i] = (float)(int)(ac_rng_uniform(&r) * 4.0f) - 1.5f;
+    for (size_t i = 7; i < n; i += 97) x->data[i] = NAN;
+    ac_graph *g = ac_graph_new(false);
+    ac_tensor *y = ac_maxpool2x2(g, x);
+    int bad = 0;
+    for (int p = 0; p < 2 * c; p++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *q = x->data + ((size_t)p * h + 2 * oy) * w + 2 * ox;
+                const float v[4] = {q[0], q[1], q[w], q[w + 1]};
+                float m = v[0];
+                for (int k = 1; k < 4; k++)
+                    if (v[k] > m || isnan(v[k])) m = v[k];
+                const float got = y->data[((size_t)p * oh + oy) * ow + ox];
+                if (memcmp(&got, &m, sizeof m) != 0 && bad++ < 5)
+                    fprintf(stderr, "  maxpool wide [%d][%d][%d]: got %g want %g\n", p, oy, ox, got, m);
+            }
+    CHECK_MSG(bad == 0, "maxpool wide: %d of %d windows differ", bad, 2 * c * oh * ow);
+    ac_graph_free(g);
+    ac_tensor_free(x);
+}
+
 static void test_maxpool_grad(void) {
     ac_rng r;
     ac_rng_seed(&r, 14);
@@ -521,6 +551,7 @@ int main(void) {
     RUN(test_resize_values);
     RUN(test_resize_grad);
     RUN(test_maxpool_values);
+    RUN(test_maxpool_wide);
     RUN(test_maxpool_grad);
     RUN(test_concat_values);
     RUN(test_concat_grad);

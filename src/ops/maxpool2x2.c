@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/simd.h"
 #include "ops/ops.h"
 
 // Offset (0, 1, w or w + 1) of the winner of the window whose top-left element is p.
@@ -22,16 +23,31 @@ static inline size_t window_argmax(const float *p, size_t w) {
     return best;
 }
 
-// x: (nc, h, w) -> y: (nc, h/2, w/2)
+// m after seeing v: v replaces m when greater or NaN (the scalar rule, lane by lane)
+static inline ac_vf vmax_step(ac_vf m, ac_vf v) { return ac_vselect((v > m) | (v != v), v, m); }
+
+// x: (nc, h, w) -> y: (nc, h/2, w/2). AC_VL windows at a time: the even and odd columns of two
+// rows, in the scalar order (top left, top right, bottom left, bottom right).
 void ac_cpu_maxpool2x2_forward(size_t nc, int h, int w, const float *x, float *y) {
     int oh = h / 2, ow = w / 2;
     size_t plane_in = (size_t)h * (size_t)w, plane_out = (size_t)oh * (size_t)ow;
 #pragma omp parallel for schedule(static) if (nc * plane_out > 65536)
     for (size_t p = 0; p < nc; p++) {
         for (int oy = 0; oy < oh; oy++) {
-            const float *xr = x + p * plane_in + (size_t)(2 * oy) * (size_t)w;
+            const float *xr = x + p * plane_in + (size_t)(2 * oy) * (size_t)w, *xr2 = xr + w;
             float *yr = y + p * plane_out + (size_t)oy * (size_t)ow;
-            for (int ox = 0; ox < ow; ox++) {
+            int ox = 0;
+            for (; ox + AC_VL <= ow; ox += AC_VL) {
+                const float *q = xr + 2 * ox, *q2 = xr2 + 2 * ox;
+                const ac_vf t0 = ac_vload(q), t1 = ac_vload(q + AC_VL);
+                const ac_vf b0 = ac_vload(q2), b1 = ac_vload(q2 + AC_VL);
+                ac_vf m = ac_veven(t0, t1);
+                m = vmax_step(m, ac_vodd(t0, t1));
+                m = vmax_step(m, ac_veven(b0, b1));
+                m = vmax_step(m, ac_vodd(b0, b1));
+                ac_vstore(yr + ox, m);
+            }
+            for (; ox < ow; ox++) {
                 const float *q = xr + 2 * ox;
                 yr[ox] = q[window_argmax(q, (size_t)w)];
             }

@@ -33,20 +33,6 @@
 #endif
 #define NV 2
 #define NVL (NV * VL)
-// lane shuffles: the even lanes of two vectors; the first and second halves of their interleaving
-#if AC_VL == 16
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
-#define MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
-#elif AC_VL == 8
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
-#define MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
-#define MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
-#else
-#define MASK_EVEN {0, 2, 4, 6}
-#define MASK_LO {0, 4, 1, 5}
-#define MASK_HI {2, 6, 3, 7}
-#endif
 #define JBLOCK (8 * NVL)  // lanes per work item
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -219,7 +205,7 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
             int i = 0;
             for (; i + 2 * VL <= n; i += 2 * VL) {  // VL pairs: two vectors of output
                 const ac_vf a = ac_vload(s0 + i / 2), b = ac_vload(s1 + i / 2);
-                ac_vf lo = __builtin_shuffle(a, b, (ac_vi)MASK_LO), hi = __builtin_shuffle(a, b, (ac_vi)MASK_HI);
+                ac_vf lo = ac_vzip_lo(a, b), hi = ac_vzip_hi(a, b);
                 if (rr) {
                     lo += ac_vload(rr + i);
                     hi += ac_vload(rr + i + VL);
@@ -319,7 +305,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
                         const int left = c->w - (s * lo + px - pad);  // floats of the row from `from`
                         for (; X + VL <= hi && 2 * (X - lo) + 2 * VL <= left; X += VL) {
                             const float *f = from + 2 * (size_t)(X - lo);
-                            ac_vstore(dst + X, __builtin_shuffle(ac_vload(f), ac_vload(f + VL), (ac_vi)MASK_EVEN));
+                            ac_vstore(dst + X, ac_veven(ac_vload(f), ac_vload(f + VL)));
                         }
                     }
                     for (; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];

@@ -57,4 +57,28 @@ static inline ac_vf ac_vselect(ac_vi m, ac_vf a, ac_vf b) {
     return (ac_vf)((m & (ac_vi)a) | (~m & (ac_vi)b));
 }
 
+// Shuffles of two vectors a, b (lanes 0 .. 2 AC_VL - 1 of their concatenation): the even and
+// odd lanes; the first and second halves of their interleaving a0 b0 a1 b1 ...
+#if AC_VL == 16
+#define AC_MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define AC_MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+#define AC_MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define AC_MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#elif AC_VL == 8
+#define AC_MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
+#define AC_MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15}
+#define AC_MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define AC_MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#else
+#define AC_MASK_EVEN {0, 2, 4, 6}
+#define AC_MASK_ODD {1, 3, 5, 7}
+#define AC_MASK_LO {0, 4, 1, 5}
+#define AC_MASK_HI {2, 6, 3, 7}
+#endif
+
+static inline ac_vf ac_veven(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_EVEN); }
+static inline ac_vf ac_vodd(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_ODD); }
+static inline ac_vf ac_vzip_lo(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_LO); }
+static inline ac_vf ac_vzip_hi(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_HI); }
+
 #endif

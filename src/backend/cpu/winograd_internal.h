@@ -1,6 +1,6 @@
 // winograd_internal.h: what the Winograd forward (winograd.c) and weight gradient
-// (winograd_grad.c) share: block sizes, the vector shuffles that split rows into the four
-// column phases of the tiles, the 1-D transforms, the plan of a call and the input transform.
+// (winograd_grad.c) share: block sizes, the splitting of rows into the four column phases of
+// the tiles (vector shuffles), the 1-D transforms, the plan of a call and the input transform.
 #ifndef AC_WINOGRAD_INTERNAL_H
 #define AC_WINOGRAD_INTERNAL_H
 
@@ -30,45 +30,27 @@
 
 // ---------------------------------------------------------------- shuffles
 
-#if AC_VL == 16
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
-#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
-#define MASK_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define MASK_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
-#elif AC_VL == 8
-#define MASK_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
-#define MASK_ODD {1, 3, 5, 7, 9, 11, 13, 15}
-#define MASK_LO {0, 8, 1, 9, 2, 10, 3, 11}
-#define MASK_HI {4, 12, 5, 13, 6, 14, 7, 15}
-#else
-#define MASK_EVEN {0, 2, 4, 6}
-#define MASK_ODD {1, 3, 5, 7}
-#define MASK_LO {0, 4, 1, 5}
-#define MASK_HI {2, 6, 3, 7}
-#endif
 
 // t[0 .. 4 VL) -> p[c][j] = t[4 j + c]
 static inline void deinterleave4(const float *t, ac_vf p[4]) {
-    const ac_vi ev = MASK_EVEN, od = MASK_ODD;
     const ac_vf r0 = ac_vload(t), r1 = ac_vload(t + VL), r2 = ac_vload(t + 2 * VL),
                 r3 = ac_vload(t + 3 * VL);
-    const ac_vf e01 = __builtin_shuffle(r0, r1, ev), o01 = __builtin_shuffle(r0, r1, od);
-    const ac_vf e23 = __builtin_shuffle(r2, r3, ev), o23 = __builtin_shuffle(r2, r3, od);
-    p[0] = __builtin_shuffle(e01, e23, ev);
-    p[2] = __builtin_shuffle(e01, e23, od);
-    p[1] = __builtin_shuffle(o01, o23, ev);
-    p[3] = __builtin_shuffle(o01, o23, od);
+    const ac_vf e01 = ac_veven(r0, r1), o01 = ac_vodd(r0, r1);
+    const ac_vf e23 = ac_veven(r2, r3), o23 = ac_vodd(r2, r3);
+    p[0] = ac_veven(e01, e23);
+    p[2] = ac_vodd(e01, e23);
+    p[1] = ac_veven(o01, o23);
+    p[3] = ac_vodd(o01, o23);
 }
 
 // The inverse: r[0 .. 4) hold t[0 .. 4 VL) with t[4 j + c] = p[c][j].
 static inline void interleave4(const ac_vf p[4], ac_vf r[4]) {
-    const ac_vi lo = MASK_LO, hi = MASK_HI;
-    const ac_vf e01 = __builtin_shuffle(p[0], p[2], lo), e23 = __builtin_shuffle(p[0], p[2], hi);
-    const ac_vf o01 = __builtin_shuffle(p[1], p[3], lo), o23 = __builtin_shuffle(p[1], p[3], hi);
-    r[0] = __builtin_shuffle(e01, o01, lo);
-    r[1] = __builtin_shuffle(e01, o01, hi);
-    r[2] = __builtin_shuffle(e23, o23, lo);
-    r[3] = __builtin_shuffle(e23, o23, hi);
+    const ac_vf e01 = ac_vzip_lo(p[0], p[2]), e23 = ac_vzip_hi(p[0], p[2]);
+    const ac_vf o01 = ac_vzip_lo(p[1], p[3]), o23 = ac_vzip_hi(p[1], p[3]);
+    r[0] = ac_vzip_lo(e01, o01);
+    r[1] = ac_vzip_hi(e01, o01);
+    r[2] = ac_vzip_lo(e23, o23);
+    r[3] = ac_vzip_hi(e23, o23);
 }
 
 // ---------------------------------------------------------------- 1-D transforms
