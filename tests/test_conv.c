@@ -6,6 +6,7 @@
 // threaded OpenBLAS, and OpenMP-split drivers with a single-threaded OpenBLAS, 2 and 3
 // threads); and run-to-run determinism.
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -388,6 +389,44 @@ static void transposed_with_activation(void) {
     ac_tensor_free(slope);
 }
 
+// The double sums of the gradient reductions (simd.h: lane-order blocks, then the tail): the
+// bias gradient and the PReLU slope gradient on lengths around the block of 16, against sums in
+// index order, and with 1 and 2 threads alike.
+static void gradient_sums(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 31);
+    const size_t lens[] = {1, 15, 16, 17, 100003};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        const size_t len = lens[k];
+        const int n = 2, c = 3;
+        float *dy = rand_buf(&r, (size_t)n * c * len), *x = rand_buf(&r, len);
+        if (len > 20) x[5] = NAN;  // !(x > 0): NaN counts, as x <= 0 does
+        float db[2][3] = {{0}}, ds[2] = {0};
+        for (int t = 0; t < 2; t++) {
+            omp_set_num_threads(t + 1);
+            ac_cpu_bias_grad(n, c, len, dy, db[t]);
+            ac_cpu_prelu_backward(len, 0.25f, x, dy, NULL, &ds[t]);
+        }
+        omp_set_num_threads(2);
+        for (int ch = 0; ch < c; ch++) {
+            double s = 0;
+            for (int i = 0; i < n; i++)
+                for (size_t j = 0; j < len; j++) s += dy[((size_t)i * c + ch) * len + j];
+            const float want = (float)s;
+            t_close("bias grad", &db[0][ch], &want, 1, 1e-6, 1e-6);
+            CHECK_MSG(db[0][ch] == db[1][ch], "bias grad: 1 and 2 threads differ");
+        }
+        double s = 0;
+        for (size_t j = 0; j < len; j++)
+            if (!(x[j] > 0.0f)) s += (double)x[j] * dy[j];
+        const float want = (float)s;
+        if (len > 20) CHECK_MSG(isnan(ds[0]), "slope grad: a NaN input must reach the sum");
+        else t_close("slope grad", &ds[0], &want, 1, 1e-6, 1e-6);
+        CHECK_MSG(memcmp(&ds[0], &ds[1], sizeof ds[0]) == 0, "slope grad: 1 and 2 threads differ");
+        free(dy), free(x);
+    }
+}
+
 int main(void) {
     RUN(kernels_threaded_blas);
     RUN(kernels_openmp_split);
@@ -396,5 +435,6 @@ int main(void) {
     RUN(deconv_gradchecks);
     RUN(shapes_and_tape);
     RUN(transposed_with_activation);
+    RUN(gradient_sums);
     return ac_test_finish();
 }

@@ -1,7 +1,8 @@
 // chunked_sum.h: the fixed partition the reduction kernels (prelu slope gradient, l1 losses)
 // use so that their sums do not depend on the thread count: the range [0, n) is cut into
-// ac_sum_chunks(work) chunks with fixed bounds, each chunk is summed in double in index order
-// (by whichever thread), and the chunk sums are added in chunk order.
+// ac_sum_chunks(work) chunks with fixed bounds, each chunk is summed in double in a fixed order
+// (by whichever thread; index order, or the lane order of simd.h's ac_sum_f64), and the chunk
+// sums are added in chunk order.
 #ifndef AC_CHUNKED_SUM_H
 #define AC_CHUNKED_SUM_H
 

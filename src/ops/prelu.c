@@ -2,6 +2,7 @@
 // x == 0 takes the slope branch: dx = slope dy there, and the slope gradient is the sum over
 // x <= 0 of x dy (accumulated in double over a fixed partition, see chunked_sum.h).
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/simd.h"
 #include "ops/chunked_sum.h"
 #include "ops/ops.h"
 
@@ -23,10 +24,8 @@ void ac_cpu_prelu_backward(size_t n, float slope, const float *x, const float *d
         size_t nch = ac_sum_chunks(n, n);
 #pragma omp parallel for schedule(static) if (nch > 1)
         for (size_t c = 0; c < nch; c++) {
-            double s = 0;
-            for (size_t i = ac_chunk_lo(n, nch, c), hi = ac_chunk_hi(n, nch, c); i < hi; i++)
-                if (!(x[i] > 0.0f)) s += (double)x[i] * (double)dy[i];
-            part[c] = s;
+            const size_t lo = ac_chunk_lo(n, nch, c), hi = ac_chunk_hi(n, nch, c);
+            part[c] = ac_dot_nonpos_f64(x + lo, dy + lo, hi - lo);
         }
         double s = 0;
         for (size_t c = 0; c < nch; c++) s += part[c];

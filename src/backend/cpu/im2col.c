@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/simd.h"
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
 
@@ -276,10 +277,7 @@ void ac_cpu_bias_grad(int n, int c, size_t len, const float *dy, float *db) {
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && (size_t)n * c * len > 65536)
     for (int k = 0; k < c; k++) {
         double s = 0;
-        for (int i = 0; i < n; i++) {
-            const float *p = dy + ((size_t)i * c + k) * len;
-            for (size_t j = 0; j < len; j++) s += p[j];
-        }
+        for (int i = 0; i < n; i++) s += ac_sum_f64(dy + ((size_t)i * c + k) * len, len);
         db[k] += (float)s;
     }
 }

@@ -81,4 +81,59 @@ static inline ac_vf ac_vodd(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (
 static inline ac_vf ac_vzip_lo(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_LO); }
 static inline ac_vf ac_vzip_hi(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_HI); }
 
+// Sums in double, in a fixed order whatever the thread count or target: two running sums of
+// 8 lanes over blocks of 16 floats (lane k of sum a gets x[16 b + k], of sum b x[16 b + 8 + k]),
+// added lane by lane and then in lane order, then the tail in index order. For the
+// reductions of the gradient kernels, which must not depend on how the work is split.
+typedef float ac_vf8 __attribute__((vector_size(8 * sizeof(float))));
+typedef double ac_vd8 __attribute__((vector_size(8 * sizeof(double))));
+typedef long long ac_vl8 __attribute__((vector_size(8 * sizeof(long long))));
+
+static inline double ac_vd8_total(ac_vd8 a, ac_vd8 b) {
+    a += b;
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += a[k];
+    return s;
+}
+
+// sum of x[0 .. n)
+static inline double ac_sum_f64(const float *x, size_t n) {
+    ac_vd8 a = {0}, b = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        ac_vf8 u, v;
+        memcpy(&u, x + i, sizeof u);
+        memcpy(&v, x + i + 8, sizeof v);
+        a += __builtin_convertvector(u, ac_vd8);
+        b += __builtin_convertvector(v, ac_vd8);
+    }
+    double s = ac_vd8_total(a, b);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+// sum of x[i] y[i] over the i < n where !(x[i] > 0) (x <= 0 or NaN), products in double
+static inline ac_vd8 ac_vd8_nonpos_products(ac_vf8 x, ac_vf8 y) {
+    const ac_vd8 xd = __builtin_convertvector(x, ac_vd8), yd = __builtin_convertvector(y, ac_vd8);
+    const ac_vl8 keep = ~(xd > 0.0);
+    return (ac_vd8)(keep & (ac_vl8)(xd * yd));
+}
+static inline double ac_dot_nonpos_f64(const float *x, const float *y, size_t n) {
+    ac_vd8 a = {0}, b = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        ac_vf8 x0, x1, y0, y1;
+        memcpy(&x0, x + i, sizeof x0);
+        memcpy(&x1, x + i + 8, sizeof x1);
+        memcpy(&y0, y + i, sizeof y0);
+        memcpy(&y1, y + i + 8, sizeof y1);
+        a += ac_vd8_nonpos_products(x0, y0);
+        b += ac_vd8_nonpos_products(x1, y1);
+    }
+    double s = ac_vd8_total(a, b);
+    for (; i < n; i++)
+        if (!(x[i] > 0.0f)) s += (double)x[i] * (double)y[i];
+    return s;
+}
+
 #endif
