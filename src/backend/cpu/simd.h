@@ -89,10 +89,12 @@ typedef float ac_vf8 __attribute__((vector_size(8 * sizeof(float))));
 typedef double ac_vd8 __attribute__((vector_size(8 * sizeof(double))));
 typedef long long ac_vl8 __attribute__((vector_size(8 * sizeof(long long))));
 
-static inline double ac_vd8_total(ac_vd8 a, ac_vd8 b) {
-    a += b;
+// (Vectors of 8 doubles go through pointers: passed by value they change the calling
+// convention on targets without AVX-512, which GCC warns about.)
+static inline double ac_vd8_total(const ac_vd8 *a, const ac_vd8 *b) {
+    const ac_vd8 t = *a + *b;
     double s = 0;
-    for (int k = 0; k < 8; k++) s += a[k];
+    for (int k = 0; k < 8; k++) s += t[k];
     return s;
 }
 
@@ -107,30 +109,26 @@ static inline double ac_sum_f64(const float *x, size_t n) {
         a += __builtin_convertvector(u, ac_vd8);
         b += __builtin_convertvector(v, ac_vd8);
     }
-    double s = ac_vd8_total(a, b);
+    double s = ac_vd8_total(&a, &b);
     for (; i < n; i++) s += x[i];
     return s;
 }
 
 // sum of x[i] y[i] over the i < n where !(x[i] > 0) (x <= 0 or NaN), products in double
-static inline ac_vd8 ac_vd8_nonpos_products(ac_vf8 x, ac_vf8 y) {
-    const ac_vd8 xd = __builtin_convertvector(x, ac_vd8), yd = __builtin_convertvector(y, ac_vd8);
-    const ac_vl8 keep = ~(xd > 0.0);
-    return (ac_vd8)(keep & (ac_vl8)(xd * yd));
-}
 static inline double ac_dot_nonpos_f64(const float *x, const float *y, size_t n) {
-    ac_vd8 a = {0}, b = {0};
+    ac_vd8 acc[2] = {{0}, {0}};
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        ac_vf8 x0, x1, y0, y1;
-        memcpy(&x0, x + i, sizeof x0);
-        memcpy(&x1, x + i + 8, sizeof x1);
-        memcpy(&y0, y + i, sizeof y0);
-        memcpy(&y1, y + i + 8, sizeof y1);
-        a += ac_vd8_nonpos_products(x0, y0);
-        b += ac_vd8_nonpos_products(x1, y1);
-    }
-    double s = ac_vd8_total(a, b);
+    for (; i + 16 <= n; i += 16)
+        for (int h = 0; h < 2; h++) {
+            ac_vf8 xf, yf;
+            memcpy(&xf, x + i + 8 * h, sizeof xf);
+            memcpy(&yf, y + i + 8 * h, sizeof yf);
+            const ac_vd8 xd = __builtin_convertvector(xf, ac_vd8);
+            const ac_vd8 yd = __builtin_convertvector(yf, ac_vd8);
+            const ac_vl8 keep = ~(xd > 0.0);
+            acc[h] += (ac_vd8)(keep & (ac_vl8)(xd * yd));
+        }
+    double s = ac_vd8_total(&acc[0], &acc[1]);
     for (; i < n; i++)
         if (!(x[i] > 0.0f)) s += (double)x[i] * (double)y[i];
     return s;
