@@ -3,14 +3,16 @@
 // shapes and counts of one forward, listed below) runs through the backend kernels the
 // inference path uses (the fused convolution, the transposed convolution); the table gives
 // the time per call, per forward (times the count) and the share of the total.
-// Usage: bench_layers [--threads N] [--reps R] [--cpu-time] [--only SUBSTRING]
-// --cpu-time times by the process's CPU clock (for single-threaded runs on a busy machine).
+// Usage: bench_layers [--threads N] [--reps R] [--cpu-time] [--only SUBSTRING] [--no-direct]
+// --cpu-time times by the process's CPU clock (for single-threaded runs on a busy machine);
+// --no-direct sends the convolutions the direct kernels take to im2col + GEMM instead.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "core/common.h"
 #include "core/rng.h"
 #include "bench_util.h"
@@ -99,8 +101,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cpu-time")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--no-direct")) ac_cpu_conv_set_direct(false);
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--cpu-time] [--only SUBSTRING]\n",
+            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--cpu-time] [--only SUBSTRING] [--no-direct]\n",
                     argv[0]);
             return 2;
         }
