@@ -80,6 +80,9 @@ static void test_geometries(void) {
         {2, 6, 13, 12, 7, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 2, 0, 0},
         {2, 6, 12, 20, 4, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6},
         {2, 5, 8, 8, 3, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 0.5f, 1, 3, 2},
+        // rows of 64 outputs and more: the epilogue on whole vectors in registers
+        {1, 6, 9, 70, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 2, 2},
+        {2, 5, 6, 75, 4, 1, AC_PAD_ZERO, true, AC_ACT_RELU, 1, 2, 0, 0},
     };
     for (int sched = 0; sched <= 3; sched++) {
         ac_cpu_wino_force_schedule(sched);

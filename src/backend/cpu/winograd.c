@@ -332,6 +332,20 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
 
 // ---------------------------------------------------------------- output transform
 
+// One vector of output: ((residual + scale * act(v + bias)) + add) - sub, stored at dst.
+static inline void finish_vec(const ac_conv_epilogue *ep, ac_vf v, ac_vf vb, float *dst,
+                              const float *res, const float *add, const float *sub) {
+    const ac_vf zero = ac_vsplat(0.0f);
+    v += vb;
+    if (ep->act == AC_ACT_RELU) v = ac_vselect(v > zero, v, zero);
+    else if (ep->act == AC_ACT_PRELU) v = ac_vselect(v > zero, v, v * ep->slope);
+    if (ep->scale != 1.0f) v *= ep->scale;
+    if (res) v += ac_vload(res);
+    if (add) v += ac_vload(add);
+    if (sub) v -= ac_vload(sub);
+    ac_vstore(dst, v);
+}
+
 // dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
 static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
                        const float *res, const float *add, const float *sub, int n) {
@@ -393,11 +407,20 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                 }
                 const int x0 = 4 * (ja + VL * q);
                 const int ncol = AC_MIN(AC_MIN(4 * VL, p->ow - x0), 4 * (nseg - VL * q));
+                const ac_vf vb = ac_vsplat(bias);
                 for (int r = 0; r < nrow; r++) {
                     ac_vf row[4];
                     interleave4(h[r], row);
-                    for (int k = 0; k < 4; k++) ac_vstore(tmp + k * VL, row[k]);
                     const size_t at = (size_t)(4 * i + r) * p->ow + x0;
+                    if (ncol == 4 * VL) {  // whole vectors: the epilogue in registers
+                        for (int k = 0; k < 4; k++) {
+                            const size_t o = at + (size_t)k * VL;
+                            finish_vec(ep, row[k], vb, yp + o, rp ? rp + o : NULL,
+                                       ap ? ap + o : NULL, sp ? sp + o : NULL);
+                        }
+                        continue;
+                    }
+                    for (int k = 0; k < 4; k++) ac_vstore(tmp + k * VL, row[k]);
                     finish_row(ep, bias, tmp, yp + at, rp ? rp + at : NULL, ap ? ap + at : NULL,
                                sp ? sp + at : NULL, ncol);
                 }
