@@ -10,6 +10,7 @@
 #include "model/contrastive.h"
 #include "ops/ops.h"
 #include "testlib.h"
+#include "testlib_kd.h"
 #include "train/kd.h"
 #include "train/vgg_load.h"
 
@@ -158,19 +159,8 @@ static void test_agree(void) {
 
 // ---- data-parallel steps against the one-process step ----
 
-static ac_net *tiny_net(uint64_t seed) {
-    ac_rng r;
-    ac_rng_seed(&r, seed);
-    ac_net_config cfg = {W, 1};
-    return ac_net_new(&cfg, &r);
-}
-
 typedef struct setup {
-    ac_net *student, *teachers[2];
-    ac_ckt *ckt;
-    ac_vgg19 *vgg;
-    ac_tensor **list;
-    int n;
+    t_kd_models m;
     float *full;  // gradients of the whole batch in one process
     ac_tensor *in, *gt;
     int lo, hi;
@@ -181,28 +171,13 @@ enum { B = 5 };
 
 static void setup_init(setup *k) {
     memset(k, 0, sizeof *k);
-    k->student = tiny_net(10);
-    k->teachers[0] = tiny_net(11);
-    k->teachers[1] = tiny_net(12);
-    ac_rng r;
-    ac_rng_seed(&r, 13);
-    k->ckt = ac_ckt_new(W, 2, &r);
-    k->vgg = ac_vgg_random(14);
-    ac_params_set_trainable(ac_net_params(k->student), true);
-    ac_params_set_trainable(k->ckt->params, true);
-    ac_params *ps[2] = {ac_net_params(k->student), k->ckt->params};
-    for (int i = 0; i < 2; i++) k->n += ps[i]->count;
-    k->list = ac_xmalloc(sizeof *k->list * (size_t)k->n);
-    int n = 0;
+    t_kd_models_init(&k->m, W, true);
     size_t total = 0;
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < ps[i]->count; j++) {
-            k->list[n++] = ps[i]->items[j].tensor;
-            total += ac_numel(ps[i]->items[j].tensor);
-        }
+    for (int i = 0; i < k->m.n; i++) total += ac_numel(k->m.list[i]);
     k->full = ac_xmalloc(total * sizeof(float));
     // the global batch, the same on every rank: 4 items of type 0, 1 of type 1, so that with
     // 2 or more ranks some rank holds no item of type 1
+    ac_rng r;
     ac_rng_seed(&r, 15);
     k->in = t_rand4(&r, B, 3, S, S, false);
     k->gt = t_rand4(&r, B, 3, S, S, false);
@@ -211,25 +186,21 @@ static void setup_init(setup *k) {
 }
 
 static void setup_free(setup *k) {
-    free(k->list);
     free(k->full);
     ac_tensor_free(k->in);
     ac_tensor_free(k->gt);
-    ac_vgg19_free(k->vgg);
-    ac_ckt_free(k->ckt);
-    for (int t = 0; t < 2; t++) ac_net_free(k->teachers[t]);
-    ac_net_free(k->student);
+    t_kd_models_free(&k->m);
 }
 
 static void zero_grads(setup *k) {
-    for (int i = 0; i < k->n; i++) ac_tensor_zero_grad(k->list[i]);
+    for (int i = 0; i < k->m.n; i++) ac_tensor_zero_grad(k->m.list[i]);
 }
 
 static void save_grads(setup *k) {
     size_t off = 0;
-    for (int i = 0; i < k->n; i++) {
-        size_t m = ac_numel(k->list[i]);
-        memcpy(k->full + off, k->list[i]->grad, m * sizeof(float));
+    for (int i = 0; i < k->m.n; i++) {
+        size_t m = ac_numel(k->m.list[i]);
+        memcpy(k->full + off, k->m.list[i]->grad, m * sizeof(float));
         off += m;
     }
 }
@@ -243,18 +214,18 @@ static void save_grads(setup *k) {
 // still moves any tensor by the order of its own entries, far past 2e-5.
 static void compare(setup *k, const char *what, const ac_step_losses *whole, const ac_step_losses *dp) {
     size_t total = 0;
-    for (int i = 0; i < k->n; i++) total += ac_numel(k->list[i]);
+    for (int i = 0; i < k->m.n; i++) total += ac_numel(k->m.list[i]);
     double model_max = 0;
     for (size_t j = 0; j < total; j++) model_max = fmax(model_max, fabs(k->full[j]));
     size_t off = 0;
     int bad = 0;
     double worst = 0;
-    for (int i = 0; i < k->n; i++) {
-        size_t m = ac_numel(k->list[i]);
+    for (int i = 0; i < k->m.n; i++) {
+        size_t m = ac_numel(k->m.list[i]);
         double mx = 0, d = 0;
         for (size_t j = 0; j < m; j++) {
             mx = fmax(mx, fabs(k->full[off + j]));
-            d = fmax(d, fabs((double)k->list[i]->grad[j] - k->full[off + j]));
+            d = fmax(d, fabs((double)k->m.list[i]->grad[j] - k->full[off + j]));
         }
         double scale = fmax(mx, 0.01 * model_max);
         double rel = scale > 0 ? d / scale : d;
@@ -289,11 +260,11 @@ static ac_status run_step(setup *k, stage s, ac_graph *g, ac_tensor *in, ac_tens
                           int global_batch, ac_step_losses *l) {
     int counts[2] = {0, 0};
     for (int i = 0; i < n; i++) counts[types[i]]++;
-    ac_kc_models m = {k->student, k->teachers, 2, k->ckt, k->vgg};
+    ac_kc_models m = {k->m.student, k->m.teachers, 2, k->m.ckt, k->m.vgg};
     switch (s) {
-    case TEACHER: return ac_teacher_step_dp(k->student, g, in, gt, global_batch, l);
+    case TEACHER: return ac_teacher_step_dp(k->m.student, g, in, gt, global_batch, l);
     case KC: return ac_kc_step_dp(&m, g, in, gt, counts, global_batch, l);
-    default: return ac_ke_step_dp(k->student, k->vgg, g, in, gt, global_batch, l);
+    default: return ac_ke_step_dp(k->m.student, k->m.vgg, g, in, gt, global_batch, l);
     }
 }
 
@@ -312,7 +283,7 @@ static void check_stage(stage s, const char *what) {
     zero_grads(&k);
     CHECK(run_step(&k, s, g, in, gt, k.types + k.lo, k.hi - k.lo, B, &dp) == AC_OK);
     ac_grad_sync *sync = ac_grad_sync_new(AC_GRAD_SYNC_BUCKET_BYTES);
-    CHECK(ac_grad_sync_run(sync, k.list, k.n) == AC_OK);
+    CHECK(ac_grad_sync_run(sync, k.m.list, k.m.n) == AC_OK);
     compare(&k, what, &whole, &dp);
     ac_grad_sync_free(sync);
     ac_graph_free(sg);

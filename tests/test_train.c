@@ -7,17 +7,11 @@
 #include "ops/ops.h"
 #include "optim/optim.h"
 #include "testlib.h"
+#include "testlib_kd.h"
 #include "train/kd.h"
 #include "train/vgg_load.h"
 
 enum { S = 32, W = 4 };
-
-static ac_net *tiny_net(uint64_t seed) {
-    ac_rng r;
-    ac_rng_seed(&r, seed);
-    ac_net_config cfg = {W, 1};
-    return ac_net_new(&cfg, &r);
-}
 
 // Smooth random images in [0, 1] and a "weathered" version: haze-like veil + a pattern that
 // depends on the type, so the mapping is learnable.
@@ -98,7 +92,7 @@ static bool unchanged(const ac_params *p, const float *s) {
 }
 
 static void test_teacher_loss_falls(void) {
-    ac_net *net = tiny_net(1);
+    ac_net *net = t_tiny_net(W, 1);
     ac_params_set_trainable(ac_net_params(net), true);
     ac_params *ps[1] = {ac_net_params(net)};
     int n;
@@ -133,55 +127,35 @@ static void test_teacher_loss_falls(void) {
 }
 
 typedef struct kc_setup {
-    ac_net *student, *teachers[2];
-    ac_ckt *ckt;
-    ac_vgg19 *vgg;
+    t_kd_models m;
     ac_adam *opt;
-    ac_tensor **list;
     float *teacher_snap[2], *vgg_snap;
 } kc_setup;
 
 static void kc_setup_init(kc_setup *k, bool with_vgg) {
     memset(k, 0, sizeof *k);
-    k->student = tiny_net(10);
-    k->teachers[0] = tiny_net(11);
-    k->teachers[1] = tiny_net(12);
-    ac_rng r;
-    ac_rng_seed(&r, 13);
-    k->ckt = ac_ckt_new(W, 2, &r);
-    if (with_vgg) k->vgg = ac_vgg_random(14);
-    ac_params_set_trainable(ac_net_params(k->student), true);
-    ac_params_set_trainable(k->ckt->params, true);
-    ac_params *ps[2] = {ac_net_params(k->student), k->ckt->params};
-    int n;
-    k->list = collect(ps, 2, &n);
+    t_kd_models_init(&k->m, W, with_vgg);
     k->opt = ac_adam_new(0.9, 0.999, 1e-8, 0);
-    ac_adam_add_group(k->opt, k->list, n, 1e-3);
-    for (int t = 0; t < 2; t++) k->teacher_snap[t] = snapshot(ac_net_params(k->teachers[t]));
-    if (k->vgg) k->vgg_snap = snapshot(k->vgg->params);
+    ac_adam_add_group(k->opt, k->m.list, k->m.n, 1e-3);
+    for (int t = 0; t < 2; t++) k->teacher_snap[t] = snapshot(ac_net_params(k->m.teachers[t]));
+    if (k->m.vgg) k->vgg_snap = snapshot(k->m.vgg->params);
 }
 
 static void kc_setup_free(kc_setup *k) {
     ac_adam_free(k->opt);
-    free(k->list);
-    for (int t = 0; t < 2; t++) {
-        free(k->teacher_snap[t]);
-        ac_net_free(k->teachers[t]);
-    }
+    for (int t = 0; t < 2; t++) free(k->teacher_snap[t]);
     free(k->vgg_snap);
-    ac_vgg19_free(k->vgg);
-    ac_ckt_free(k->ckt);
-    ac_net_free(k->student);
+    t_kd_models_free(&k->m);
 }
 
 static void check_frozen(const kc_setup *k) {
     for (int t = 0; t < 2; t++) {
-        check_no_grads("teacher", ac_net_params(k->teachers[t]));
-        CHECK_MSG(unchanged(ac_net_params(k->teachers[t]), k->teacher_snap[t]), "teacher %d changed", t);
+        check_no_grads("teacher", ac_net_params(k->m.teachers[t]));
+        CHECK_MSG(unchanged(ac_net_params(k->m.teachers[t]), k->teacher_snap[t]), "teacher %d changed", t);
     }
-    if (k->vgg) {
-        check_no_grads("vgg", k->vgg->params);
-        CHECK_MSG(unchanged(k->vgg->params, k->vgg_snap), "VGG19 changed");
+    if (k->m.vgg) {
+        check_no_grads("vgg", k->m.vgg->params);
+        CHECK_MSG(unchanged(k->m.vgg->params, k->vgg_snap), "VGG19 changed");
     }
 }
 
@@ -195,7 +169,7 @@ static void test_kc_gradients_and_terms(void) {
     const int types[2] = {0, 1}, counts[2] = {1, 1};
     make_batch(&r, in, gt, types);
     ac_graph *g = ac_graph_new(true);
-    ac_kc_models m = {k.student, k.teachers, 2, k.ckt, k.vgg};
+    ac_kc_models m = {k.m.student, k.m.teachers, 2, k.m.ckt, k.m.vgg};
     ac_step_losses l;
     ac_adam_zero_grad(k.opt);
     CHECK(ac_kc_step(&m, g, in, gt, counts, &l) == AC_OK);
@@ -206,14 +180,14 @@ static void test_kc_gradients_and_terms(void) {
     sum += (float)l.pfv;
     sum += (float)l.scr;
     CHECK_MSG(sum == (float)l.loss, "loss %.9g != sum of terms %.9g", l.loss, (double)sum);
-    check_all_grads("student", ac_net_params(k.student));
-    check_all_grads("ckt", k.ckt->params);
+    check_all_grads("student", ac_net_params(k.m.student));
+    check_all_grads("ckt", k.m.ckt->params);
     check_frozen(&k);
     // SCR term is 0.1 * SCRLoss(student output, target, input)
     {
         ac_graph *ig = ac_graph_new(false);
-        ac_tensor *y = ac_net_forward(k.student, ig, in, NULL);
-        ac_tensor *h = ac_scr_loss(ig, k.vgg, y, gt, in);
+        ac_tensor *y = ac_net_forward(k.m.student, ig, in, NULL);
+        ac_tensor *h = ac_scr_loss(ig, k.m.vgg, y, gt, in);
         CHECK_MSG(fabs(0.1 * h->data[0] - l.scr) <= 1e-6 * l.scr, "SCR term %.8g, 0.1 SCR %.8g", l.scr,
                   0.1 * h->data[0]);
         ac_graph_free(ig);
@@ -241,18 +215,18 @@ static void test_kc_loss_falls(void) {
     const int types[3] = {0, 0, 1}, counts[2] = {2, 1};
     make_batch(&r, in, gt, types);
     ac_graph *g = ac_graph_new(true);
-    ac_kc_models m = {k.student, k.teachers, 2, k.ckt, NULL};
+    ac_kc_models m = {k.m.student, k.m.teachers, 2, k.m.ckt, NULL};
     ac_step_losses l;
     ac_adam_zero_grad(k.opt);
     CHECK(ac_kc_step(&m, g, in, gt, counts, &l) == AC_OK);
     CHECK(l.scr == 0 && (float)l.loss == (float)((float)((float)l.t + (float)l.pfe) + (float)l.pfv));
-    check_all_grads("student", ac_net_params(k.student));
-    check_all_grads("ckt", k.ckt->params);
+    check_all_grads("student", ac_net_params(k.m.student));
+    check_all_grads("ckt", k.m.ckt->params);
     {
         ac_graph *ig = ac_graph_new(false);
         ac_tensor *a = ac_slice(ig, in, 0, 0, 2), *b = ac_slice(ig, in, 0, 2, 3);
-        ac_tensor *ya = ac_net_forward(k.teachers[0], ig, a, NULL), *yb = ac_net_forward(k.teachers[1], ig, b, NULL);
-        ac_tensor *ys = ac_net_forward(k.student, ig, in, NULL);
+        ac_tensor *ya = ac_net_forward(k.m.teachers[0], ig, a, NULL), *yb = ac_net_forward(k.m.teachers[1], ig, b, NULL);
+        ac_tensor *ys = ac_net_forward(k.m.student, ig, in, NULL);
         double d = 0;
         size_t half = ac_numel(ya), n = ac_numel(ys);
         for (size_t i = 0; i < n; i++) d += fabs((double)ys->data[i] - (i < half ? ya->data[i] : yb->data[i - half]));
@@ -282,8 +256,8 @@ static void test_kc_loss_falls(void) {
 static void test_ke_gradients_and_loss_falls(void) {
     kc_setup k;
     kc_setup_init(&k, true);
-    ac_params_set_trainable(k.ckt->params, false);  // as the trainer does in KE
-    float *ckt_snap = snapshot(k.ckt->params);
+    ac_params_set_trainable(k.m.ckt->params, false);  // as the trainer does in KE
+    float *ckt_snap = snapshot(k.m.ckt->params);
     ac_rng r;
     ac_rng_seed(&r, 8);
     ac_tensor *in = ac_tensor_new4(2, 3, S, S), *gt = ac_tensor_new4(2, 3, S, S);
@@ -292,31 +266,31 @@ static void test_ke_gradients_and_loss_falls(void) {
     ac_graph *g = ac_graph_new(true);
     ac_step_losses l;
     ac_adam_zero_grad(k.opt);
-    CHECK(ac_ke_step(k.student, k.vgg, g, in, gt, &l) == AC_OK);
+    CHECK(ac_ke_step(k.m.student, k.m.vgg, g, in, gt, &l) == AC_OK);
     CHECK(l.l1 > 0 && l.hcr > 0 && l.t == 0 && l.pfe == 0 && l.scr == 0);
     CHECK((float)l.loss == (float)l.l1 + (float)l.hcr);
     {
         ac_graph *ig = ac_graph_new(false);
-        ac_tensor *y = ac_net_forward(k.student, ig, in, NULL);
-        ac_tensor *h = ac_hcr_loss(ig, k.vgg, y, gt, in);
+        ac_tensor *y = ac_net_forward(k.m.student, ig, in, NULL);
+        ac_tensor *h = ac_hcr_loss(ig, k.m.vgg, y, gt, in);
         CHECK_MSG(fabs(0.2 * h->data[0] - l.hcr) <= 1e-6 * l.hcr, "HCR term %.8g, 0.2 HCR %.8g", l.hcr,
                   0.2 * h->data[0]);
         ac_graph_free(ig);
     }
-    check_all_grads("student", ac_net_params(k.student));
-    check_no_grads("ckt in KE", k.ckt->params);
+    check_all_grads("student", ac_net_params(k.m.student));
+    check_no_grads("ckt in KE", k.m.ckt->params);
     double first = 0, last = 0;
     const int steps = 30;
     for (int s = 0; s < steps; s++) {
         ac_adam_step(k.opt);
         ac_adam_zero_grad(k.opt);
-        CHECK(ac_ke_step(k.student, NULL, g, in, gt, &l) == AC_OK);
+        CHECK(ac_ke_step(k.m.student, NULL, g, in, gt, &l) == AC_OK);
         if (s == 0) first = l.loss;
         if (s >= steps - 3) last += l.loss / 3;
     }
     printf("  KE (L1): loss %.4f -> %.4f after %d steps\n", first, last, steps);
     CHECK_MSG(last < 0.5 * first, "KE loss fell from %.4f to %.4f only", first, last);
-    CHECK_MSG(unchanged(k.ckt->params, ckt_snap), "CKT modules changed during KE");
+    CHECK_MSG(unchanged(k.m.ckt->params, ckt_snap), "CKT modules changed during KE");
     check_frozen(&k);
     free(ckt_snap);
     ac_graph_free(g);
@@ -326,7 +300,7 @@ static void test_ke_gradients_and_loss_falls(void) {
 }
 
 static void test_nonfinite_stops_before_backward(void) {
-    ac_net *net = tiny_net(3);
+    ac_net *net = t_tiny_net(W, 3);
     ac_params_set_trainable(ac_net_params(net), true);
     ac_rng r;
     ac_rng_seed(&r, 4);
