@@ -94,6 +94,15 @@ static ac_conv_geom deconv_geom(const ac_tensor *x, const ac_tensor *w, int stri
     return g;
 }
 
+// The geometry of an op's call, its bias checked too.
+static ac_conv_geom op_geom(const ac_tensor *x, const ac_tensor *w, const ac_tensor *b,
+                            int stride, int pad, int out_pad) {
+    ac_conv_geom geom = deconv_geom(x, w, stride, pad, out_pad);
+    AC_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == geom.cout),
+                  "conv_transpose2d: bias must have one value per output channel");
+    return geom;
+}
+
 // node->in = {x, w, b (may be NULL)}, iarg = {stride, pad, out_pad}
 static void conv_transpose2d_backward(ac_graph *g, ac_node *node) {
     ac_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2];
@@ -105,9 +114,7 @@ static void conv_transpose2d_backward(ac_graph *g, ac_node *node) {
 
 ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride,
                                int pad, int out_pad) {
-    ac_conv_geom geom = deconv_geom(x, w, stride, pad, out_pad);
-    AC_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == geom.cout),
-                  "conv_transpose2d: bias must have one value per output channel");
+    ac_conv_geom geom = op_geom(x, w, b, stride, pad, out_pad);
     ac_tensor *y = ac_graph_tensor4(g, geom.n, geom.cout, geom.oh, geom.ow);
     ac_be()->conv_transpose2d_forward(&geom, x->data, w->data, b ? b->data : NULL, y->data);
     ac_tensor *in[3] = {x, w, b};
@@ -133,9 +140,7 @@ ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_t
         ac_graph_drop(g, c);
         return y;
     }
-    ac_conv_geom geom = deconv_geom(x, w, stride, pad, out_pad);
-    AC_ASSERT_MSG(!b || (b->ndim == 1 && b->shape[0] == geom.cout),
-                  "conv_transpose2d: bias must have one value per output channel");
+    ac_conv_geom geom = op_geom(x, w, b, stride, pad, out_pad);
     ac_tensor *y = ac_graph_tensor4(g, geom.n, geom.cout, geom.oh, geom.ow);
     ac_fused_conv c = {.n = geom.n, .cin = geom.cin, .h = geom.h, .w = geom.w, .cout = geom.cout,
                        .kh = geom.kh, .kw = geom.kw, .stride = stride, .pad = pad,

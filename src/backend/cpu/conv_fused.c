@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/epilogue.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/winograd.h"
@@ -36,10 +37,7 @@ bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode) 
 static void epilogue_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
                          const float *res, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        float v = src[i] + bias;
-        if (ep->act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-        else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
-        if (ep->scale != 1.0f) v *= ep->scale;
+        float v = ac_ep_activate(ep, src[i] + bias);
         if (res) v += res[i];
         dst[i] = v;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/epilogue.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/workspace.h"
@@ -18,15 +19,10 @@
 
 // pre, y: (n)
 void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y) {
-    const float s = ep->scale, a = ep->slope;
-    const ac_act act = ep->act;
     const float *res = ep->residual, *add = ep->add, *sub = ep->sub;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
-        float v = pre[i];
-        if (act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-        else if (act == AC_ACT_PRELU) v = v > 0.0f ? v : a * v;
-        if (s != 1.0f) v = s * v;
+        float v = ac_ep_activate(ep, pre[i]);
         if (res) v = res[i] + v;
         if (add) v = v + add[i];
         if (sub) v = v - sub[i];

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/epilogue.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/workspace.h"
@@ -76,12 +77,8 @@ typedef struct grid {
 
 // dst = residual + scale * act(v + bias)
 static inline float finish(const ac_conv_epilogue *ep, float v, float bias, const float *res) {
-    v += bias;
-    if (ep->act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-    else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
-    if (ep->scale != 1.0f) v *= ep->scale;
-    if (res) v += *res;
-    return v;
+    v = ac_ep_activate(ep, v + bias);
+    return res ? v + *res : v;
 }
 
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d, bias, activation
@@ -108,23 +105,19 @@ static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, flo
     }
     const ac_conv_epilogue *ep = &c->ep;
     const int nco = AC_MIN(CB, c->cout - cb * CB);
-    const ac_vf zero = ac_vsplat(0.0f);
     for (int r = 0; r < nco; r++) {
         const ac_vf bias = ac_vsplat(ep->bias ? ep->bias[cb * CB + r] : 0.0f);
-        for (int v = 0; v < NV; v++) {
-            ac_vf x = acc[r][v] + bias;
-            if (ep->act == AC_ACT_RELU) x = ac_vselect(x > zero, x, zero);
-            else if (ep->act == AC_ACT_PRELU) x = ac_vselect(x > zero, x, x * ep->slope);
-            if (ep->scale != 1.0f) x *= ep->scale;
-            ac_vstore(out + r * NVL + v * VL, x);
-        }
+        for (int v = 0; v < NV; v++)
+            ac_vstore(out + r * NVL + v * VL, ac_ep_activate_v(ep, acc[r][v] + bias));
     }
     return nco;
 }
 
 // The runs of lanes [j0, j0 + NVL) of grid d that land in one output row (the same for every
-// output channel): lane offset l, length n and output position at; returns their count.
-static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_n[NVL], size_t run_at[NVL]) {
+// output channel): lane offset l, grid column X, length n and output position at; returns
+// their count.
+static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_x[NVL], int run_n[NVL],
+                     size_t run_at[NVL]) {
     int nrun = 0;
     for (int l = 0; l < NVL;) {
         const long j = j0 + l;
@@ -134,6 +127,7 @@ static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_n[NVL], siz
         const int n = AC_MIN(run, d->cols - X);
         if (n > 0) {
             run_l[nrun] = l;
+            run_x[nrun] = X;
             run_n[nrun] = n;
             run_at[nrun++] = (size_t)Y * d->yrs + (size_t)X * d->ycs + d->yorg;
         }
@@ -148,9 +142,9 @@ static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_n[NVL], siz
 static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
                       const float *res, size_t oplane, float *tmp) {
     const int nco = lanes_out(d, cb, j0, c, tmp, tmp + (size_t)CB * NVL);
-    int run_l[NVL], run_n[NVL];
+    int run_l[NVL], run_x[NVL], run_n[NVL];
     size_t run_at[NVL];
-    const int nrun = lane_runs(d, j0, run_l, run_n, run_at);
+    const int nrun = lane_runs(d, j0, run_l, run_x, run_n, run_at);
     for (int r = 0; r < nco; r++) {
         float *yc = y + (size_t)(cb * CB + r) * oplane;
         const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
@@ -189,17 +183,16 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
     float *t0 = tmp, *t1 = tmp + (size_t)CB * NVL, *scratch = tmp + (size_t)2 * CB * NVL;
     const int nco = lanes_out(d0, cb, j0, c, t0, scratch);
     lanes_out(d1, cb, j0, c, t1, scratch);
-    int run_l[NVL], run_n[NVL];
+    int run_l[NVL], run_x[NVL], run_n[NVL];
     size_t run_at[NVL];
-    const int nrun = lane_runs(d0, j0, run_l, run_n, run_at);  // d0: column 2 X, X < cols0
+    const int nrun = lane_runs(d0, j0, run_l, run_x, run_n, run_at);  // d0: column 2 X, X < cols0
     for (int r = 0; r < nco; r++) {
         float *yc = y + (size_t)(cb * CB + r) * oplane;
         const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
         for (int k = 0; k < nrun; k++) {
             const float *s0 = t0 + r * NVL + run_l[k], *s1 = t1 + r * NVL + run_l[k];
             const size_t at = run_at[k];
-            const int x0 = (int)((at - d0->yorg) % (size_t)d0->yrs);  // output column 2 X0
-            const int n = AC_MIN(2 * run_n[k], ow - x0);
+            const int n = AC_MIN(2 * run_n[k], ow - 2 * run_x[k]);
             float *dst = yc + at;
             const float *rr = rc ? rc + at : NULL;
             int i = 0;
@@ -458,7 +451,7 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
             if (g.ntap == 0 || g.rows == 0 || g.cols == 0) continue;  // no taps: bias only, below
             g.src = src + (size_t)n * img;
             for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
-                run_lanes(&g, cb, j0, c, y, res, oplane, tmp + (size_t)CB * NVL);
+                run_lanes(&g, cb, j0, c, y, res, oplane, tmp);
         }
     }
     // Phases without taps (kernel smaller than the stride) get the epilogue of a zero sum.

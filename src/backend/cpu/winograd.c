@@ -34,6 +34,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/epilogue.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/workspace.h"
@@ -335,11 +336,7 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
 // One vector of output: ((residual + scale * act(v + bias)) + add) - sub, stored at dst.
 static inline void finish_vec(const ac_conv_epilogue *ep, ac_vf v, ac_vf vb, float *dst,
                               const float *res, const float *add, const float *sub) {
-    const ac_vf zero = ac_vsplat(0.0f);
-    v += vb;
-    if (ep->act == AC_ACT_RELU) v = ac_vselect(v > zero, v, zero);
-    else if (ep->act == AC_ACT_PRELU) v = ac_vselect(v > zero, v, v * ep->slope);
-    if (ep->scale != 1.0f) v *= ep->scale;
+    v = ac_ep_activate_v(ep, v + vb);
     if (res) v += ac_vload(res);
     if (add) v += ac_vload(add);
     if (sub) v -= ac_vload(sub);
@@ -349,25 +346,13 @@ static inline void finish_vec(const ac_conv_epilogue *ep, ac_vf v, ac_vf vb, flo
 // dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
 static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
                        const float *res, const float *add, const float *sub, int n) {
-    const ac_vf vb = ac_vsplat(bias), vs = ac_vsplat(ep->scale), vslope = ac_vsplat(ep->slope);
-    const ac_vf zero = ac_vsplat(0.0f);
-    const bool scaled = ep->scale != 1.0f;
+    const ac_vf vb = ac_vsplat(bias);
     int i = 0;
-    for (; i + VL <= n; i += VL) {
-        ac_vf v = ac_vload(src + i) + vb;
-        if (ep->act == AC_ACT_RELU) v = ac_vselect(v > zero, v, zero);
-        else if (ep->act == AC_ACT_PRELU) v = ac_vselect(v > zero, v, v * vslope);
-        if (scaled) v *= vs;
-        if (res) v += ac_vload(res + i);
-        if (add) v += ac_vload(add + i);
-        if (sub) v -= ac_vload(sub + i);
-        ac_vstore(dst + i, v);
-    }
+    for (; i + VL <= n; i += VL)
+        finish_vec(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
+                   add ? add + i : NULL, sub ? sub + i : NULL);
     for (; i < n; i++) {
-        float v = src[i] + bias;
-        if (ep->act == AC_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-        else if (ep->act == AC_ACT_PRELU) v = v > 0.0f ? v : ep->slope * v;
-        if (scaled) v *= ep->scale;
+        float v = ac_ep_activate(ep, src[i] + bias);
         if (res) v += res[i];
         if (add) v += add[i];
         if (sub) v -= sub[i];
