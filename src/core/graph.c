@@ -22,8 +22,10 @@ struct ac_graph {
     // later activations of (nearly) the same size, which spares the page faults of fresh
     // memory. At most POOL_ENTRIES and a quarter of the peak activation bytes (or just the
     // newest buffer).
-    void *pool[16];
-    size_t pool_size[16];
+    struct pooled {
+        void *data;
+        size_t bytes;
+    } pool[16];
     int n_pool;
     size_t pool_bytes;
     // Recording graphs: gradient buffers of activations whose node's backward has run (no
@@ -38,12 +40,13 @@ struct ac_graph {
 #define POOL_ENTRIES 16
 #define POOL_MIN_BYTES ((size_t)1 << 16)  // smaller buffers go straight back to malloc
 
-static void pool_release(ac_graph *g, int i) {
-    ac_aligned_free(g->pool[i]);
-    g->pool_bytes -= g->pool_size[i];
+// Takes entry i out of the pool (the order of the others kept) and returns its buffer.
+static void *pool_remove(ac_graph *g, int i) {
+    void *p = g->pool[i].data;
+    g->pool_bytes -= g->pool[i].bytes;
     g->n_pool--;
     memmove(g->pool + i, g->pool + i + 1, (size_t)(g->n_pool - i) * sizeof *g->pool);
-    memmove(g->pool_size + i, g->pool_size + i + 1, (size_t)(g->n_pool - i) * sizeof *g->pool_size);
+    return p;
 }
 
 static void pool_put(ac_graph *g, void *p, size_t bytes) {
@@ -51,29 +54,21 @@ static void pool_put(ac_graph *g, void *p, size_t bytes) {
         ac_aligned_free(p);
         return;
     }
-    if (g->n_pool == POOL_ENTRIES) pool_release(g, 0);
-    g->pool[g->n_pool] = p;
-    g->pool_size[g->n_pool++] = bytes;
+    if (g->n_pool == POOL_ENTRIES) ac_aligned_free(pool_remove(g, 0));
+    g->pool[g->n_pool++] = (struct pooled){p, bytes};
     g->pool_bytes += bytes;
-    while (g->n_pool > 1 && g->pool_bytes > g->heap_peak / 4) pool_release(g, 0);  // keeps the newest
+    while (g->n_pool > 1 && g->pool_bytes > g->heap_peak / 4)  // keeps the newest
+        ac_aligned_free(pool_remove(g, 0));
 }
 
 // A pooled buffer of at least `bytes` and at most an eighth more, or NULL.
 static void *pool_take(ac_graph *g, size_t bytes) {
     int best = -1;
     for (int i = 0; i < g->n_pool; i++)
-        if (g->pool_size[i] >= bytes && g->pool_size[i] - bytes <= bytes / 8 &&
-            (best < 0 || g->pool_size[i] < g->pool_size[best]))
+        if (g->pool[i].bytes >= bytes && g->pool[i].bytes - bytes <= bytes / 8 &&
+            (best < 0 || g->pool[i].bytes < g->pool[best].bytes))
             best = i;
-    if (best < 0) return NULL;
-    void *p = g->pool[best];
-    g->pool[best] = NULL;  // handed out: release without freeing
-    g->pool_bytes -= g->pool_size[best];
-    g->n_pool--;
-    memmove(g->pool + best, g->pool + best + 1, (size_t)(g->n_pool - best) * sizeof *g->pool);
-    memmove(g->pool_size + best, g->pool_size + best + 1,
-            (size_t)(g->n_pool - best) * sizeof *g->pool_size);
-    return p;
+    return best < 0 ? NULL : pool_remove(g, best);
 }
 
 // Bytes of the data buffer of an activation of n floats (what the pool matches on).
@@ -108,7 +103,7 @@ void ac_graph_reset(ac_graph *g) {
 void ac_graph_free(ac_graph *g) {
     if (!g) return;
     ac_graph_reset(g);
-    while (g->n_pool > 0) pool_release(g, g->n_pool - 1);
+    while (g->n_pool > 0) ac_aligned_free(pool_remove(g, g->n_pool - 1));
     ac_arena_free(g->arena);
     free(g->nodes);
     free(g->heap);

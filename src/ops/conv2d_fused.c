@@ -38,6 +38,21 @@ static void fused_backward(ac_graph *g, ac_node *node) {
     ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data, dy, dx, dw, db, ds);
 }
 
+// The call c with the skip add and sub of o: in the epilogue where the backend's kernel takes
+// them (3x3 stride 1), else in passes of their own over y.
+static void run_with_skips(ac_fused_conv *c, const ac_conv_opts *o, ac_tensor *y) {
+    const bool in_kernel = c->kh == 3 && c->kw == 3 && c->stride == 1 &&
+                           ac_be()->conv2d_fused_takes_add_sub &&
+                           ac_be()->conv2d_fused_takes_add_sub(c->h, c->w, c->pad, c->mode);
+    if (in_kernel) {
+        c->ep.add = o->add ? o->add->data : NULL;
+        c->ep.sub = o->sub ? o->sub->data : NULL;
+    }
+    ac_be()->conv2d_fused(c);
+    if (!in_kernel && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
+    if (!in_kernel && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
+}
+
 // The recording forward of ac_conv2d_fused: c is the call the inference path would make.
 static ac_tensor *record(ac_graph *g, ac_fused_conv *c, ac_tensor *const *in,
                          const ac_conv_opts *o, ac_tensor *y) {
@@ -55,16 +70,7 @@ static ac_tensor *record(ac_graph *g, ac_fused_conv *c, ac_tensor *const *in,
         ep.sub = o->sub ? o->sub->data : NULL;
         ac_be()->conv_epilogue(ac_numel(y), &ep, pre->data, y->data);
     } else {
-        const bool wino = c->kh == 3 && c->kw == 3 && c->stride == 1 &&
-                          ac_be()->conv2d_fused_takes_add_sub &&
-                          ac_be()->conv2d_fused_takes_add_sub(c->h, c->w, c->pad, c->mode);
-        if (wino) {
-            c->ep.add = o->add ? o->add->data : NULL;
-            c->ep.sub = o->sub ? o->sub->data : NULL;
-        }
-        ac_be()->conv2d_fused(c);
-        if (!wino && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
-        if (!wino && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
+        run_with_skips(c, o, y);
     }
     ac_node *node = ac_graph_record(g, y, fused_backward, 7, in);
     AC_ASSERT(node);
@@ -123,15 +129,6 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                               .scale = o->scale == 0.0f ? 1.0f : o->scale,
                               .residual = o->residual ? o->residual->data : NULL}};
     if (rec) return record(g, &c, in, o, y);
-    // add and sub: in the epilogue of the Winograd kernel, else in passes of their own
-    const bool wino = kh == 3 && kw == 3 && o->stride == 1 && ac_be()->conv2d_fused_takes_add_sub &&
-                      ac_be()->conv2d_fused_takes_add_sub(h, wd, o->pad, o->mode);
-    if (wino) {
-        c.ep.add = o->add ? o->add->data : NULL;
-        c.ep.sub = o->sub ? o->sub->data : NULL;
-    }
-    ac_be()->conv2d_fused(&c);
-    if (!wino && o->add) ac_be()->add(ac_numel(y), y->data, o->add->data, y->data);
-    if (!wino && o->sub) ac_be()->sub(ac_numel(y), y->data, o->sub->data, y->data);
+    run_with_skips(&c, o, y);
     return y;
 }
