@@ -546,6 +546,15 @@ static void eval_progress(void *ctx, size_t done, size_t total) {
     if (tr->ev.validating) tr->ev.validating(tr->ev.ctx, done, total);
 }
 
+// What a stopped run leaves to resume from, for its message: into buf, returned.
+static const char *kept_state(const ac_trainer *tr, char *buf, size_t size) {
+    if (tr->state.epoch > 0)
+        snprintf(buf, size, "the last good state is %s (epoch %d)", tr->latest, tr->state.epoch);
+    else
+        snprintf(buf, size, "before any state was saved");
+    return buf;
+}
+
 // The test hook of trainer.h: whether AC_FAULT_NAN_GRAD lists step `step` of epoch `e`.
 static bool fault_nan_grad(int e, int step) {
     const char *s = getenv("AC_FAULT_NAN_GRAD");
@@ -641,13 +650,9 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
             nonfinite++;
             if (++tr->skip_run >= o->max_skips) {
                 char kept[600];
-                if (tr->state.epoch > 0)
-                    snprintf(kept, sizeof kept, "the last good state is %s (epoch %d)", tr->latest, tr->state.epoch);
-                else
-                    snprintf(kept, sizeof kept, "before any state was saved");
                 return ac_fail(st, "epoch %d, step %d (batch %d): %s; %d steps in a row were non-finite (--nonfinite "
                                "skip stops after %d); stopped, %s", e, pos, index, msg, tr->skip_run, o->max_skips,
-                               kept);
+                               kept_state(tr, kept, sizeof kept));
             }
             warn(tr, "epoch %d, step %d (batch %d): %s; the step's update is skipped (%d in a row, at most %d)", e,
                  pos, index, msg, tr->skip_run, o->max_skips);
@@ -656,11 +661,9 @@ static ac_status train_epoch(ac_trainer *tr, int e, const char *stage, ac_epoch_
         if (st) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ac_error_message());
-            if (tr->state.epoch > 0)
-                return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped, the last good state is %s (epoch %d)",
-                               e, pos, index, msg, tr->latest, tr->state.epoch);
-            return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped before any state was saved", e, pos,
-                           index, msg);
+            char kept[600];
+            return ac_fail(st, "epoch %d, step %d (batch %d): %s; stopped, %s", e, pos, index, msg,
+                           kept_state(tr, kept, sizeof kept));
         }
         tr->skip_run = 0;
         ac_adam_step(tr->adam);
