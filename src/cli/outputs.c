@@ -22,22 +22,9 @@ static char *trimmed(const char *path) {
     return p;
 }
 
-// New string: the folder holding `path` ("." for a bare name).
-static char *parent_of(const char *path) {
-    char *p = trimmed(path);
-    char *slash = strrchr(p, '/');
-    if (!slash) {
-        free(p);
-        return ac_xstrdup(".");
-    }
-    if (slash == p) slash[1] = '\0';
-    else *slash = '\0';
-    return p;
-}
-
 // Replaces *p by its parent folder; false when *p was already the top ("/" or ".").
 static bool step_up(char **p) {
-    char *up = parent_of(*p);
+    char *up = ac_path_parent(*p);
     bool top = !strcmp(up, *p);
     free(*p);
     *p = up;
@@ -66,7 +53,7 @@ int ac_cli_check_out_file(const char *cmd, const char *path) {
         ac_cli_error("%s: %s: is a folder; give a file name", cmd, path);
         return 2;
     }
-    char *dir = parent_of(path);
+    char *dir = ac_path_parent(path);
     int rc = 0, err = 0;
     if (stat(dir, &s) != 0) {
         ac_cli_error("%s: %s: the folder %s %s", cmd, path, dir,
@@ -128,10 +115,7 @@ void ac_cli_remove_made(const char *dir, char *top) {
     char *p = trimmed(dir);
     for (;;) {
         if (rmdir(p) != 0) break;  // not empty: keep it and its parents
-        if (!strcmp(p, top)) break;
-        char *up = parent_of(p);
-        free(p);
-        p = up;
+        if (!strcmp(p, top) || !step_up(&p)) break;
     }
     free(p);
     free(top);

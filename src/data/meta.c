@@ -74,21 +74,25 @@ char *ac_path_join(const char *a, const char *b) {
     return s;
 }
 
-static char *dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return ac_xstrdup("");
-    size_t n = (size_t)(slash - path);
-    char *d = ac_xmalloc(n + 2);
-    memcpy(d, path, n ? n : 1);  // "/x.json" -> "/"
-    d[n ? n : 1] = '\0';
-    return d;
+char *ac_path_parent(const char *path) {
+    char *p = ac_xstrdup(path);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') p[--n] = '\0';  // trailing slashes ("/" stays "/")
+    char *slash = strrchr(p, '/');
+    if (!slash) {
+        free(p);
+        return ac_xstrdup(".");
+    }
+    if (slash == p) slash[1] = '\0';  // "/x" -> "/"
+    else *slash = '\0';
+    return p;
 }
 
 // The path as listed when it exists; otherwise relative to the meta file's folder when it
 // exists there; otherwise NULL.
 static char *resolve(const char *listed, const char *meta_dir) {
     if (is_file(listed)) return ac_xstrdup(listed);
-    if (listed[0] != '/' && meta_dir[0]) {
+    if (listed[0] != '/' && strcmp(meta_dir, ".")) {
         char *alt = ac_path_join(meta_dir, listed);
         if (is_file(alt)) return alt;
         free(alt);
@@ -144,7 +148,7 @@ ac_status ac_meta_parse_mem(const unsigned char *buf, size_t size, const char *p
     m->path = ac_xstrdup(path);
     m->name = ac_path_stem(path);
     m->pairs = ac_xcalloc((size_t)n, sizeof *m->pairs);
-    char *mdir = dir_of(path);
+    char *mdir = ac_path_parent(path);
     char missing[SHOW_MISSING][600];
     size_t nmissing = 0, nshow = 0;
     int i = 0;

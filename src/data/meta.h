@@ -51,6 +51,9 @@ bool ac_path_exists(const char *path);
 ac_status ac_mkdir_p(const char *path);
 // New string: the file name without folder and extension.
 char *ac_path_stem(const char *path);
+// New string: the folder holding `path`, trailing slashes ignored ("." for a bare name, "/"
+// for a file at the root).
+char *ac_path_parent(const char *path);
 // New string: a + "/" + b (b returned as is when absolute).
 char *ac_path_join(const char *a, const char *b);
 // Lists the files in `dir` whose names end with one of `exts` (case-insensitive; NULL-
