@@ -461,6 +461,17 @@ static void run_blocked(const plan *p, int threads) {
     ac_cpu_ws_free(all);
 }
 
+// The output transform reads whole vectors from where each row of tiles starts: up to VL - 1
+// lanes past the nl vectors that multiply() writes. Those lanes (thrown away) are zeroed in
+// the nco output channels' rows of M, so that they hold finite values (tbs >= nl VL + VL).
+static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
+    AC_ASSERT(nl * VL + VL <= p->tbs);
+    const ac_vf z = ac_vsplat(0.0f);
+    for (int co = 0; co < nco; co++)
+        for (int xi = 0; xi < NXI; xi++)
+            ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
+}
+
 // Tiles [t0, t1) of the lanes of all images (lane n ntile + t): the output transform image
 // by image, from m at lane t0.
 static void output_lanes(const plan *p, float *tmp, const float *m, int t0, int t1, int co0,
@@ -486,7 +497,10 @@ static void run_whole(const plan *p, int threads) {
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
         float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen, *ub = tmp + 4 * 4 * VL;
-        memset(m, 0, p->thread_floats * sizeof(float));  // finite, as in run_blocked
+        // The transform rows are read past what is written (stale lanes): finite. M and the U
+        // chunk are written before they are read, but for the vector of M after an item's
+        // lanes, zeroed per item below.
+        memset(tr, 0, (6 * (size_t)p->rowlen + 4 * 4 * VL) * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
@@ -507,6 +521,7 @@ static void run_whole(const plan *p, int threads) {
             const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
             const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
             const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+            zero_after_lanes(p, m, nco, nl);
             for (int k = 0; k < p->nck; k++) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
                 size_t uxs, ucbs;
