@@ -81,6 +81,38 @@ static inline ac_vf ac_vodd(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (
 static inline ac_vf ac_vzip_lo(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_LO); }
 static inline ac_vf ac_vzip_hi(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_HI); }
 
+// In-place transpose of the AC_VL x AC_VL matrix whose rows are r[0 .. AC_VL): r[i][p] becomes
+// r[p][i]. log2(AC_VL) stages; the stage of block size b swaps, in each pair of rows (i, i + b)
+// with bit b of i clear, the lanes with bit b set in row i and clear in row i + b.
+#define AC_TLO(b, p) (((p) & (b)) ? AC_VL + (p) - (b) : (p))
+#define AC_THI(b, p) (((p) & (b)) ? AC_VL + (p) : (p) + (b))
+#if AC_VL == 16
+#define AC_LANES(F, b)                                                                        \
+    {F(b, 0), F(b, 1), F(b, 2),  F(b, 3),  F(b, 4),  F(b, 5),  F(b, 6),  F(b, 7),               \
+     F(b, 8), F(b, 9), F(b, 10), F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)}
+#elif AC_VL == 8
+#define AC_LANES(F, b) {F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7)}
+#else
+#define AC_LANES(F, b) {F(b, 0), F(b, 1), F(b, 2), F(b, 3)}
+#endif
+#define AC_TRANSPOSE_STAGE(r, b)                                                              \
+    for (int i_ = 0; i_ < AC_VL; i_++)                                                        \
+        if (!(i_ & (b))) {                                                                    \
+            const ac_vf lo_ = r[i_], hi_ = r[i_ + (b)];                                       \
+            r[i_] = __builtin_shuffle(lo_, hi_, (ac_vi)AC_LANES(AC_TLO, b));                  \
+            r[i_ + (b)] = __builtin_shuffle(lo_, hi_, (ac_vi)AC_LANES(AC_THI, b));            \
+        }
+static inline void ac_vtranspose(ac_vf r[AC_VL]) {
+#if AC_VL == 16
+    AC_TRANSPOSE_STAGE(r, 8)
+#endif
+#if AC_VL >= 8
+    AC_TRANSPOSE_STAGE(r, 4)
+#endif
+    AC_TRANSPOSE_STAGE(r, 2)
+    AC_TRANSPOSE_STAGE(r, 1)
+}
+
 // Sums in double, in a fixed order whatever the thread count or target: two running sums of
 // 8 lanes over blocks of 16 floats (lane k of sum a gets x[16 b + k], of sum b x[16 b + 8 + k]),
 // added lane by lane and then in lane order, then the tail in index order. For the

@@ -149,16 +149,49 @@ static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
     for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
 }
 
-// v[xi] = (G g G^T)[xi] of the kernels (cg + lane, ci), lane < nk (zero past it).
-static inline void transform_lanes(const ac_fused_conv *c, int cg, int nk, int ci, ac_vf v[NXI]) {
-    float taps[9][VL];
-    memset(taps, 0, sizeof taps);
-    for (int k = 0; k < nk; k++) {
-        const float *src = c->weight + ((size_t)(cg + k) * c->cin + ci) * 9;
-        for (int j = 0; j < 9; j++) taps[j][k] = src[j];
+// The first halves of two vectors, side by side; the second halves.
+#if AC_VL == 16
+#define MASK_LO_HALVES {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
+#define MASK_HI_HALVES {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}
+#elif AC_VL == 8
+#define MASK_LO_HALVES {0, 1, 2, 3, 8, 9, 10, 11}
+#define MASK_HI_HALVES {4, 5, 6, 7, 12, 13, 14, 15}
+#endif
+
+#define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
+
+// t[9 (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1), c1 - c0 <= KG,
+// and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are 9 (c1 - c0) consecutive floats,
+// read VL at a time for VL output channels and transposed.
+static void gather_kernels(const ac_fused_conv *c, int cg, int nk, int c0, int c1,
+                           float t[9 * KG][VL]) {
+    const int nf = 9 * (c1 - c0);
+    for (int f0 = 0; f0 < nf; f0 += VL) {
+        const int n = AC_MIN(VL, nf - f0);
+        ac_vf r[VL];
+        for (int k = 0; k < VL; k++) {
+            if (k >= nk) {
+                r[k] = ac_vsplat(0.0f);
+                continue;
+            }
+            const float *src = c->weight + ((size_t)(cg + k) * c->cin + c0) * 9 + f0;
+            if (n == VL) {
+                r[k] = ac_vload(src);
+            } else {
+                float tail[VL] = {0};
+                memcpy(tail, src, (size_t)n * sizeof(float));
+                r[k] = ac_vload(tail);
+            }
+        }
+        ac_vtranspose(r);
+        for (int i = 0; i < VL; i++) ac_vstore(t[f0 + i], r[i]);
     }
+}
+
+// v[xi] = (G g G^T)[xi] of the kernel whose taps are t[0 .. 9) (one output channel per lane).
+static inline void transform_gathered(const float t[9][VL], ac_vf v[NXI]) {
     ac_vf g9[9];
-    for (int j = 0; j < 9; j++) g9[j] = ac_vload(taps[j]);
+    for (int j = 0; j < 9; j++) g9[j] = ac_vload(t[j]);
     transform_kernel(g9, v);
 }
 
@@ -178,10 +211,15 @@ static void transform_weights(plan *p) {
         const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, cout - cg);
         const int nw = AC_MIN(VL, cout_p - cg);
         float buf[NXI][WCHUNK][VL];
-        for (int ci = c0; ci < c1; ci++) {
-            ac_vf v[NXI];
-            transform_lanes(c, cg, nk, ci, v);
-            for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
+        for (int g0 = c0; g0 < c1; g0 += KG) {
+            const int g1 = AC_MIN(c1, g0 + KG);
+            float t[9 * KG][VL];
+            gather_kernels(c, cg, nk, g0, g1, t);
+            for (int ci = g0; ci < g1; ci++) {
+                ac_vf v[NXI];
+                transform_gathered(t + 9 * (ci - g0), v);
+                for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
+            }
         }
         for (int xi = 0; xi < NXI; xi++)
             for (int k = 0; k < nw; k += CB) {  // CB divides VL and cout_p
@@ -197,15 +235,37 @@ static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int
                                    float *u, size_t uxs, size_t ucbs) {
     for (int cg = co0; cg < co0 + nco; cg += VL) {
         const int nk = AC_MIN(VL, c->cout - cg), nw = AC_MIN(VL, co0 + nco - cg);
-        for (int ci = c0; ci < c1; ci++) {
-            ac_vf v[NXI];
-            transform_lanes(c, cg, nk, ci, v);
-            float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-            for (int xi = 0; xi < NXI; xi++) {
-                float lanes[VL];
-                ac_vstore(lanes, v[xi]);
-                for (int k = 0; k < nw; k += CB)
-                    memcpy(dst + xi * uxs + (size_t)k / CB * ucbs, lanes + k, CB * sizeof(float));
+        for (int g0 = c0; g0 < c1; g0 += KG) {
+            const int g1 = AC_MIN(c1, g0 + KG);
+            float t[9 * KG][VL];
+            gather_kernels(c, cg, nk, g0, g1, t);
+            int ci = g0;
+#if AC_VL == 2 * CB
+            // Two input channels at a time: their CB-runs of one block of output channels are
+            // adjacent in U, so each block gets one whole vector (one store instead of two).
+            for (; ci + 2 <= g1; ci += 2) {
+                ac_vf v0[NXI], v1[NXI];
+                transform_gathered(t + 9 * (ci - g0), v0);
+                transform_gathered(t + 9 * (ci + 1 - g0), v1);
+                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
+                for (int xi = 0; xi < NXI; xi++) {
+                    ac_vstore(dst + xi * uxs, __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_LO_HALVES));
+                    if (nw > CB)
+                        ac_vstore(dst + xi * uxs + ucbs,
+                                  __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_HI_HALVES));
+                }
+            }
+#endif
+            for (; ci < g1; ci++) {
+                ac_vf v[NXI];
+                transform_gathered(t + 9 * (ci - g0), v);
+                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
+                for (int xi = 0; xi < NXI; xi++) {
+                    float lanes[VL];
+                    ac_vstore(lanes, v[xi]);
+                    for (int k = 0; k < nw; k += CB)
+                        memcpy(dst + xi * uxs + (size_t)k / CB * ucbs, lanes + k, CB * sizeof(float));
+                }
             }
         }
     }
