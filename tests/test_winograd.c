@@ -130,6 +130,7 @@ static void test_weight_grad(void) {
         {1, 4, 9, 6, 3, 1, 2, AC_PAD_REFLECT}, {2, 5, 6, 11, 9, 2, 0, AC_PAD_ZERO},
         {1, 6, 8, 8, 5, 0, 1, AC_PAD_ZERO},  {3, 16, 17, 40, 16, 1, 0, AC_PAD_ZERO},
         {1, 24, 12, 13, 20, 1, 0, AC_PAD_REFLECT},
+        {2, 3, 45, 70, 4, 1, 0, AC_PAD_REFLECT},  // more tiles than a run of the transforms
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         ac_rng r;

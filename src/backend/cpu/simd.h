@@ -57,6 +57,39 @@ static inline ac_vf ac_vselect(ac_vi m, ac_vf a, ac_vf b) {
     return (ac_vf)((m & (ac_vi)a) | (~m & (ac_vi)b));
 }
 
+// 0, 1, ..., AC_VL - 1
+static inline ac_vi ac_viota(void) {
+    ac_vi v;
+    for (int i = 0; i < AC_VL; i++) v[i] = i;
+    return v;
+}
+
+// Lane l = row[x + l] where 0 <= x + l < n, else 0, reading nothing outside row[0 .. n): the
+// edges of a row without a scalar copy (whose narrow stores a vector load cannot forward from).
+static inline ac_vf ac_vload_range(const float *row, int x, int n) {
+    const int lo = x > 0 ? x : 0, hi = x + AC_VL < n ? x + AC_VL : n;
+    if (hi <= lo) return ac_vsplat(0.0f);
+    const int s = lo - x, len = hi - lo;  // lanes s .. s + len come from row[lo .. hi)
+#if defined(__AVX512F__)
+    const __mmask16 m = (__mmask16)((1u << len) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(m, row + lo);
+    if (!s) return (ac_vf)v;
+    const __m512i idx = _mm512_sub_epi32((__m512i)ac_viota(), _mm512_set1_epi32(s));
+    return (ac_vf)_mm512_maskz_permutexvar_ps((__mmask16)(m << s), idx, v);
+#elif defined(__AVX2__)
+    const ac_vi iota = ac_viota();
+    const ac_vi in = iota < len;  // all bits set where a lane is loaded
+    const __m256 v = _mm256_maskload_ps(row + lo, (__m256i)in);
+    if (!s) return (ac_vf)v;
+    const __m256 sh = _mm256_permutevar8x32_ps(v, (__m256i)(iota - s));
+    return ac_vselect(iota >= s & iota < s + len, (ac_vf)sh, ac_vsplat(0.0f));
+#else
+    ac_vf v = ac_vsplat(0.0f);
+    for (int l = 0; l < len; l++) v[s + l] = row[lo + l];
+    return v;
+#endif
+}
+
 // Shuffles of two vectors a, b (lanes 0 .. 2 AC_VL - 1 of their concatenation): the even and
 // odd lanes; the first and second halves of their interleaving a0 b0 a1 b1 ...
 #if AC_VL == 16

@@ -114,7 +114,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->vtbs = p->whole ? all_tbs : p->tbs;
     p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
     p->mcs = odd_lines(NXI, p->tbs);
-    p->rowlen = 4 * VL * ceil_div(p->whole ? p->tw : AC_MIN(tb, p->tw), VL) + 2 * VL;
+    p->rowlen = TR_ROWLEN;
     p->v_floats = p->whole ? 0 : p->vxs * NXI;
     p->m_floats = p->mcs * p->cok;
     p->u_floats = p->fuse_u ? (size_t)NXI * p->cok * p->ck : 0;
@@ -274,57 +274,94 @@ static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int
 // ---------------------------------------------------------------- input transform
 
 // For the tiles [t0, t1) of image xn and channels [c0, c1): v[xi * vxs + (ci - c0) * tbs +
-// (t - t0)] = V. `tr` holds 6 rows of p->rowlen floats.
+// (t - t0)] = V. `tr` holds 6 rows of p->rowlen (>= TR_ROWLEN) floats.
+//
+// The tiles go by runs of at most PACK_LANES, whatever rows of tiles they span, so that the
+// lanes stay full when the rows of tiles are short (small images, deep layers). A run is cut
+// into segments, one per row of tiles it touches. The column pass of segment s, whose first
+// tile is lane l of the run, writes its columns at 4 l of `tr`: the phases x mod 4 of every
+// tile of the run then lie one after another, as in a single long row, and the row pass reads
+// them across the segments. The two columns past a segment's last tile (4 n and 4 n + 1 from
+// its start), which the next segment's columns overwrite, are kept aside and put back into
+// the lanes of the segments' last tiles.
 void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                              int c1, float *v, size_t vxs, size_t tbs) {
     const ac_fused_conv *c = p->c;
     const size_t plane = (size_t)c->h * c->w;
     const int rl = p->rowlen;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
-    for (int t = t0; t < t1;) {
-        const int i = t / p->tw, ja = t % p->tw, nseg = AC_MIN(p->tw - ja, t1 - t);
-        const int lane0 = t - t0, nvt = ceil_div(nseg, VL);
-        // Columns xs .. xs + 4 nseg + 2 are needed, in whole vectors; the shuffles below read
-        // up to 4 VL nvt + VL, stale (finite) values past ncols that only reach unused lanes.
-        const int xs = 4 * ja - c->pad;
-        const int ncols = AC_MIN(4 * VL * nvt + VL, ceil_div(4 * nseg + 2, VL) * VL);
-        int ys[6];
-        for (int r = 0; r < 6; r++) ys[r] = map_coord(4 * i + r - c->pad, c->h, c->pad, c->mode);
+    AC_ASSERT(rl >= TR_ROWLEN);
+    int sg_lane[PACK_LANES], sg_n[PACK_LANES], sg_xs[PACK_LANES], sg_ys[PACK_LANES][6];
+    float over[PACK_LANES][6][2];
+    for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
+        const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
+        int nsg = 0;
+        for (int t = k0; t < k1; nsg++) {
+            const int i = t / p->tw, ja = t % p->tw, n = AC_MIN(p->tw - ja, k1 - t);
+            sg_lane[nsg] = t - k0;
+            sg_n[nsg] = n;
+            sg_xs[nsg] = 4 * ja - c->pad;
+            for (int r = 0; r < 6; r++)
+                sg_ys[nsg][r] = map_coord(4 * i + r - c->pad, c->h, c->pad, c->mode);
+            t += n;
+        }
         for (int ci = c0; ci < c1; ci++) {
             const float *src = xn + (size_t)ci * plane;
-            const float *row[6];
-            for (int r = 0; r < 6; r++) row[r] = ys[r] >= 0 ? src + (size_t)ys[r] * c->w : NULL;
-            for (int k = 0; k < ncols; k += VL) {  // down the columns
-                const int x = xs + k;
-                ac_vf d[6], o[6];
-                if (x >= 0 && x + VL <= c->w) {
-                    for (int r = 0; r < 6; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
-                } else {  // an edge: padding or past the image
-                    float tmp[6][VL];
-                    for (int l = 0; l < VL; l++) {
-                        const int m = map_coord(x + l, c->w, c->pad, c->mode);
-                        for (int r = 0; r < 6; r++) tmp[r][l] = row[r] && m >= 0 ? row[r][m] : 0.0f;
+            for (int s = 0; s < nsg; s++) {
+                // Columns xs .. xs + 4 n + 2 of the segment, in whole vectors (stale finite
+                // values past them reach only unused lanes)
+                const int n = sg_n[s], xs = sg_xs[s], ncols = ceil_div(4 * n + 2, VL) * VL;
+                float *out = tr + 4 * sg_lane[s];
+                const float *row[6];
+                for (int r = 0; r < 6; r++)
+                    row[r] = sg_ys[s][r] >= 0 ? src + (size_t)sg_ys[s][r] * c->w : NULL;
+                for (int k = 0; k < ncols; k += VL) {  // down the columns
+                    const int x = xs + k;
+                    ac_vf d[6], o[6];
+                    if (x >= 0 && x + VL <= c->w) {
+                        for (int r = 0; r < 6; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
+                    } else {  // an edge: the row's part, then the reflected lanes
+                        for (int r = 0; r < 6; r++)
+                            d[r] = row[r] ? ac_vload_range(row[r], x, c->w) : ac_vsplat(0.0f);
+                        if (c->mode == AC_PAD_REFLECT)
+                            for (int l = 0; l < VL; l++) {
+                                if (x + l >= 0 && x + l < c->w) continue;
+                                const int m = map_coord(x + l, c->w, c->pad, c->mode);
+                                if (m < 0) continue;
+                                const ac_vi at = ac_viota() == l;
+                                for (int r = 0; r < 6; r++)
+                                    if (row[r]) d[r] = ac_vselect(at, ac_vsplat(row[r][m]), d[r]);
+                            }
                     }
-                    for (int r = 0; r < 6; r++) d[r] = ac_vload(tmp[r]);
+                    bt6(d, o);
+                    for (int r = 0; r < 6; r++) ac_vstore(out + r * rl + k, o[r]);
                 }
-                bt6(d, o);
-                for (int r = 0; r < 6; r++) ac_vstore(tr + r * rl + k, o[r]);
+                for (int r = 0; r < 6; r++) {
+                    over[s][r][0] = out[r * rl + 4 * n];
+                    over[s][r][1] = out[r * rl + 4 * n + 1];
+                }
             }
-            float *vb = v + (size_t)(ci - c0) * tbs + lane0;
+            float *vb = v + (size_t)(ci - c0) * tbs + (k0 - t0);
             for (int r = 0; r < 6; r++) {  // along the rows, one tile per lane
                 const float *trr = tr + r * rl;
-                for (int q = 0; q < nvt; q++) {
+                int s = 0;  // the first segment whose last tile is in or after vector q
+                for (int q = 0; q < nq; q++) {
                     ac_vf d[6], o[6];
                     deinterleave4(trr + 4 * VL * q, d);
                     const ac_vf next = ac_vload(trr + 4 * VL * (q + 1));
                     d[4] = __builtin_shuffle(d[0], next, sh0);
                     d[5] = __builtin_shuffle(d[1], next, sh1);
+                    // segments that end in this vector: their last tiles take the kept columns
+                    for (; s < nsg && sg_lane[s] + sg_n[s] <= VL * (q + 1); s++) {
+                        const ac_vi at = ac_viota() == sg_lane[s] + sg_n[s] - 1 - VL * q;
+                        d[4] = ac_vselect(at, ac_vsplat(over[s][r][0]), d[4]);
+                        d[5] = ac_vselect(at, ac_vsplat(over[s][r][1]), d[5]);
+                    }
                     bt6(d, o);
                     for (int k = 0; k < 6; k++) ac_vstore(vb + (6 * r + k) * vxs + VL * q, o[k]);
                 }
             }
         }
-        t += nseg;
     }
 }
 
@@ -421,24 +458,37 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
 }
 
 // Output channels [co0, co1) of image n for the tiles [t0, t1), from
-// m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 4 VL floats.
+// m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 16 VL floats.
+// As in the input transform, the tiles go by runs of at most PACK_LANES across the rows of
+// tiles: each vector of lanes is transformed once, and its 4 VL output columns (per output row)
+// are stored piece by piece, one piece per row of tiles the vector touches (whole vectors,
+// with the epilogue in registers, where a piece is a whole vector).
 static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
                              int t0, int t1, int co0, int co1) {
     const ac_fused_conv *c = p->c;
     const ac_conv_epilogue *ep = &c->ep;
     const size_t oplane = (size_t)p->oh * p->ow;
-    for (int t = t0; t < t1;) {
-        const int i = t / p->tw, ja = t % p->tw, nseg = AC_MIN(p->tw - ja, t1 - t);
-        const int lane0 = t - t0, nvt = ceil_div(nseg, VL);
-        const int nrow = AC_MIN(4, p->oh - 4 * i);
+    int sg_lane[PACK_LANES + 1], sg_i[PACK_LANES], sg_ja[PACK_LANES];
+    for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
+        const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
+        int nsg = 0;
+        for (int t = k0; t < k1; nsg++) {
+            sg_lane[nsg] = t - k0;
+            sg_i[nsg] = t / p->tw;
+            sg_ja[nsg] = t % p->tw;
+            t += AC_MIN(p->tw - sg_ja[nsg], k1 - t);
+        }
+        sg_lane[nsg] = k1 - k0;
         for (int co = co0; co < co1; co++) {
-            const float *mrow = m + (size_t)(co - co0) * p->mcs + lane0;
+            const float *mrow = m + (size_t)(co - co0) * p->mcs + (k0 - t0);
             const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
             float *yp = c->y + off;
             const float *rp = ep->residual ? ep->residual + off : NULL;
             const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
             const float bias = ep->bias ? ep->bias[co] : 0.0f;
-            for (int q = 0; q < nvt; q++) {
+            const ac_vf vb = ac_vsplat(bias);
+            int s = 0;  // the first segment with tiles in vector q
+            for (int q = 0; q < nq; q++) {
                 ac_vf h[6][4];
                 for (int r = 0; r < 6; r++) {
                     ac_vf mv[6];
@@ -450,28 +500,38 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                     at6(col, o);
                     for (int r = 0; r < 4; r++) h[r][k] = o[r];  // rows 0..3 now hold Y
                 }
-                const int x0 = 4 * (ja + VL * q);
-                const int ncol = AC_MIN(AC_MIN(4 * VL, p->ow - x0), 4 * (nseg - VL * q));
-                const ac_vf vb = ac_vsplat(bias);
-                for (int r = 0; r < nrow; r++) {
-                    ac_vf row[4];
-                    interleave4(h[r], row);
-                    const size_t at = (size_t)(4 * i + r) * p->ow + x0;
-                    if (ncol == 4 * VL) {  // whole vectors: the epilogue in registers
-                        for (int k = 0; k < 4; k++) {
-                            const size_t o = at + (size_t)k * VL;
-                            finish_vec(ep, row[k], vb, yp + o, rp ? rp + o : NULL,
-                                       ap ? ap + o : NULL, sp ? sp + o : NULL);
+                ac_vf rows[4][4];
+                for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
+                const int q0 = VL * q, q1 = q0 + VL;
+                // pieces other than a whole vector are stored from tmp (once for all of them)
+                if (!(sg_lane[s] <= q0 && sg_lane[s + 1] >= q1 &&
+                      4 * (sg_ja[s] + q0 - sg_lane[s] + VL) <= p->ow))
+                    for (int r = 0; r < 4; r++)
+                        for (int k = 0; k < 4; k++) ac_vstore(tmp + (4 * r + k) * VL, rows[r][k]);
+                for (; s < nsg && sg_lane[s] < q1; s++) {
+                    // the piece of segment s in this vector: lanes [a, b)
+                    const int a = AC_MAX(sg_lane[s], q0), b = AC_MIN(sg_lane[s + 1], q1);
+                    const int i = sg_i[s], x0 = 4 * (sg_ja[s] + a - sg_lane[s]);
+                    const int ncol = AC_MIN(4 * (b - a), p->ow - x0);
+                    const int nrow = AC_MIN(4, p->oh - 4 * i);
+                    for (int r = 0; r < nrow; r++) {
+                        const size_t at = (size_t)(4 * i + r) * p->ow + x0;
+                        if (ncol == 4 * VL) {  // a whole vector: the epilogue in registers
+                            for (int k = 0; k < 4; k++) {
+                                const size_t o = at + (size_t)k * VL;
+                                finish_vec(ep, rows[r][k], vb, yp + o, rp ? rp + o : NULL,
+                                           ap ? ap + o : NULL, sp ? sp + o : NULL);
+                            }
+                            continue;
                         }
-                        continue;
+                        const float *src = tmp + 4 * (r * VL + a - q0);
+                        finish_row(ep, bias, src, yp + at, rp ? rp + at : NULL,
+                                   ap ? ap + at : NULL, sp ? sp + at : NULL, ncol);
                     }
-                    for (int k = 0; k < 4; k++) ac_vstore(tmp + k * VL, row[k]);
-                    finish_row(ep, bias, tmp, yp + at, rp ? rp + at : NULL, ap ? ap + at : NULL,
-                               sp ? sp + at : NULL, ncol);
+                    if (sg_lane[s + 1] > q1) break;  // the segment goes on in the next vector
                 }
             }
         }
-        t += nseg;
     }
 }
 

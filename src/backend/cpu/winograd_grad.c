@@ -35,38 +35,54 @@ static inline void a4(const ac_vf u[4], ac_vf o[6]) {
 
 // For every tile of image dyn (channels [c0, c1) of dy, oh x ow):
 // out[xi * xs + (co - c0) * tbs + t] = (A dY A^T)[xi], dY the tile's 4x4 values (zero past the
-// edges). `tr` holds 6 rows of p->rowlen floats.
+// edges). `tr` holds 6 rows of p->rowlen (>= TR_ROWLEN) floats. As in the forward's input
+// transform, the tiles go by runs of at most PACK_LANES across the rows of tiles: each row of
+// tiles a run touches has its columns transformed at 4 l of `tr` (l its first tile's lane in
+// the run), and the row pass reads the run as one long row (dy tiles do not overlap).
 static void dy_transform(const plan *p, float *tr, const float *dyn, int c0, int c1, float *out,
                          size_t xs, size_t tbs) {
-    const int rl = p->rowlen, nvt = ceil_div(p->tw, VL), ncols = 4 * VL * nvt;
+    const int rl = p->rowlen;
     const size_t plane = (size_t)p->oh * p->ow;
-    for (int i = 0; i < p->th; i++) {
-        const int lane0 = i * p->tw;
+    AC_ASSERT(rl >= TR_ROWLEN);
+    int sg_lane[PACK_LANES], sg_n[PACK_LANES], sg_i[PACK_LANES], sg_x[PACK_LANES];
+    for (int k0 = 0; k0 < p->ntile; k0 += PACK_LANES) {
+        const int k1 = AC_MIN(p->ntile, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
+        int nsg = 0;
+        for (int t = k0; t < k1; nsg++) {
+            const int ja = t % p->tw;
+            sg_lane[nsg] = t - k0;
+            sg_n[nsg] = AC_MIN(p->tw - ja, k1 - t);
+            sg_i[nsg] = t / p->tw;
+            sg_x[nsg] = 4 * ja;
+            t += sg_n[nsg];
+        }
         for (int co = c0; co < c1; co++) {
             const float *src = dyn + (size_t)co * plane;
-            const float *row[4];
-            for (int r = 0; r < 4; r++)
-                row[r] = 4 * i + r < p->oh ? src + (size_t)(4 * i + r) * p->ow : NULL;
-            for (int k = 0; k < ncols; k += VL) {  // down the columns
-                ac_vf u[4], o[6];
-                if (k + VL <= p->ow) {
-                    for (int r = 0; r < 4; r++) u[r] = row[r] ? ac_vload(row[r] + k) : ac_vsplat(0.0f);
-                } else {
-                    float tmp[4][VL];
-                    for (int r = 0; r < 4; r++)
-                        for (int l = 0; l < VL; l++) tmp[r][l] = row[r] && k + l < p->ow ? row[r][k + l] : 0.0f;
-                    for (int r = 0; r < 4; r++) u[r] = ac_vload(tmp[r]);
+            for (int s = 0; s < nsg; s++) {
+                const float *row[4];
+                for (int r = 0; r < 4; r++) {
+                    const int y = 4 * sg_i[s] + r;
+                    row[r] = y < p->oh ? src + (size_t)y * p->ow : NULL;
                 }
-                a4(u, o);
-                for (int r = 0; r < 6; r++) ac_vstore(tr + r * rl + k, o[r]);
+                float *o = tr + 4 * sg_lane[s];
+                for (int k = 0; k < 4 * sg_n[s]; k += VL) {  // down the columns
+                    const int x = sg_x[s] + k;
+                    ac_vf u[4], t6[6];
+                    for (int r = 0; r < 4; r++)
+                        u[r] = !row[r] ? ac_vsplat(0.0f)
+                               : x + VL <= p->ow ? ac_vload(row[r] + x)
+                                                 : ac_vload_range(row[r], x, p->ow);
+                    a4(u, t6);
+                    for (int r = 0; r < 6; r++) ac_vstore(o + r * rl + k, t6[r]);
+                }
             }
-            float *ob = out + (size_t)(co - c0) * tbs + lane0;
+            float *ob = out + (size_t)(co - c0) * tbs + k0;
             for (int r = 0; r < 6; r++)  // along the rows, one tile per lane
-                for (int q = 0; q < nvt; q++) {
-                    ac_vf u[4], o[6];
+                for (int q = 0; q < nq; q++) {
+                    ac_vf u[4], t6[6];
                     deinterleave4(tr + r * rl + 4 * VL * q, u);
-                    a4(u, o);
-                    for (int k = 0; k < 6; k++) ac_vstore(ob + (6 * r + k) * xs + VL * q, o[k]);
+                    a4(u, t6);
+                    for (int k = 0; k < 6; k++) ac_vstore(ob + (6 * r + k) * xs + VL * q, t6[k]);
                 }
         }
     }
@@ -94,7 +110,7 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
     p.th = ceil_div(p.oh, 4);
     p.tw = ceil_div(p.ow, 4);
     p.ntile = p.th * p.tw;
-    p.rowlen = 4 * VL * ceil_div(p.tw, VL) + 2 * VL;
+    p.rowlen = TR_ROWLEN;
     // Images per group: the tiles of a group are the lanes of one GEMM (a longer reduction);
     // the transformed inputs and gradients of a group within GROUP_BYTES.
     int per = c->n;

@@ -27,6 +27,8 @@
 #define CHUNK_IN 64   // input channels transformed at a time
 #define CHUNK_OUT 64  // output channels per work item (at most)
 #define SCRATCH_BUDGET (256 * 1024)  // bytes of V and M per thread, about a share of L2
+#define PACK_LANES (8 * VL)  // tiles per run of the input transform
+#define TR_ROWLEN (4 * PACK_LANES + 2 * VL)  // floats per row of its column pass, at least
 
 // ---------------------------------------------------------------- shuffles
 
@@ -94,7 +96,7 @@ typedef struct plan {
     int cok, ncoc;        // output channels per item (multiple of CB), number of such blocks
     int ncb;              // output channel blocks of CB in all
     int nblk, items;
-    int rowlen;           // floats per row of the column-transform buffer
+    int rowlen;           // floats per row of the column-transform buffer (>= TR_ROWLEN)
     size_t v_floats, m_floats, u_floats, thread_floats;
     float *u;             // [NXI][ncb][cin][CB] (NULL when fuse_u)
 } plan;

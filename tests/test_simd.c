@@ -1,0 +1,49 @@
+// test_simd.c: the vector helpers of backend/cpu/simd.h against their scalar definitions, at
+// the vector width this build targets (16, 8 or 4 lanes): the transpose, the lane index and
+// the bounded row load (every start from well before a row to past its end, rows shorter and
+// longer than a vector, reading from a buffer that ends where the row ends).
+#include "backend/cpu/simd.h"
+#include "testlib.h"
+
+static void transpose(void) {
+    ac_vf r[AC_VL];
+    for (int i = 0; i < AC_VL; i++)
+        for (int p = 0; p < AC_VL; p++) r[i][p] = (float)(100 * i + p);
+    ac_vtranspose(r);
+    int bad = 0;
+    for (int i = 0; i < AC_VL; i++)
+        for (int p = 0; p < AC_VL; p++) bad += r[i][p] != (float)(100 * p + i);
+    CHECK_MSG(bad == 0, "transpose: %d of %d lanes wrong", bad, AC_VL * AC_VL);
+}
+
+static void iota(void) {
+    const ac_vi v = ac_viota();
+    int bad = 0;
+    for (int l = 0; l < AC_VL; l++) bad += v[l] != l;
+    CHECK(bad == 0);
+}
+
+static void load_range(void) {
+    for (int n = 1; n <= 2 * AC_VL + 3; n++) {
+        // the row is the end of its allocation: a read past it is an error under ASan
+        float *row = malloc((size_t)n * sizeof *row);
+        for (int i = 0; i < n; i++) row[i] = (float)(i + 1);
+        for (int x = -AC_VL - 2; x <= n + 2; x++) {
+            const ac_vf v = ac_vload_range(row, x, n);
+            int bad = 0;
+            for (int l = 0; l < AC_VL; l++) {
+                const float want = x + l >= 0 && x + l < n ? row[x + l] : 0.0f;
+                bad += v[l] != want;
+            }
+            CHECK_MSG(bad == 0, "load_range n %d x %d: %d lanes wrong", n, x, bad);
+        }
+        free(row);
+    }
+}
+
+int main(void) {
+    RUN(transpose);
+    RUN(iota);
+    RUN(load_range);
+    return ac_test_finish();
+}
