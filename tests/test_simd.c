@@ -1,7 +1,7 @@
 // test_simd.c: the vector helpers of backend/cpu/simd.h against their scalar definitions, at
 // the vector width this build targets (16, 8 or 4 lanes): the transpose, the lane index and
 // the bounded row load (every start from well before a row to past its end, rows shorter and
-// longer than a vector, reading from a buffer that ends where the row ends).
+// longer than a vector, reading from a buffer that ends where the row ends) and store.
 #include "backend/cpu/simd.h"
 #include "testlib.h"
 
@@ -41,9 +41,23 @@ static void load_range(void) {
     }
 }
 
+static void store_n(void) {
+    ac_vf v;
+    for (int l = 0; l < AC_VL; l++) v[l] = (float)(l + 1);
+    for (int n = 0; n <= AC_VL; n++) {
+        float buf[AC_VL + 2];
+        for (int i = 0; i < AC_VL + 2; i++) buf[i] = -1.0f;
+        ac_vstore_n(buf + 1, v, n);
+        int bad = buf[0] != -1.0f;
+        for (int i = 0; i < AC_VL + 1; i++) bad += buf[1 + i] != (i < n ? (float)(i + 1) : -1.0f);
+        CHECK_MSG(bad == 0, "store_n n %d: %d floats wrong", n, bad);
+    }
+}
+
 int main(void) {
     RUN(transpose);
     RUN(iota);
     RUN(load_range);
+    RUN(store_n);
     return ac_test_finish();
 }

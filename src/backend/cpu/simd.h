@@ -114,6 +114,17 @@ static inline ac_vf ac_vodd(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (
 static inline ac_vf ac_vzip_lo(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_LO); }
 static inline ac_vf ac_vzip_hi(ac_vf a, ac_vf b) { return __builtin_shuffle(a, b, (ac_vi)AC_MASK_HI); }
 
+// Stores lanes [0, n) of v at p[0 .. n), n <= AC_VL, writing nothing past them.
+static inline void ac_vstore_n(float *p, ac_vf v, int n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif defined(__AVX2__)
+    _mm256_maskstore_ps(p, (__m256i)(ac_viota() < n), (__m256)v);
+#else
+    for (int l = 0; l < n; l++) p[l] = v[l];
+#endif
+}
+
 // In-place transpose of the AC_VL x AC_VL matrix whose rows are r[0 .. AC_VL): r[i][p] becomes
 // r[p][i]. log2(AC_VL) stages; the stage of block size b swaps, in each pair of rows (i, i + b)
 // with bit b of i clear, the lanes with bit b set in row i and clear in row i + b.

@@ -118,7 +118,10 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
         per--;
     const int lanes_max = per * p.ntile, tbs = ceil_div(lanes_max, VL) * VL + VL;
     const size_t xxs = odd_lines((size_t)c->cin, tbs), dxs = odd_lines((size_t)c->cout, tbs);
-    const size_t mxs = (size_t)c->cout * c->cin;
+    // floats per M[xi] (an odd number of cache lines: the inverse transform reads the 36
+    // matrices at the same offset, which at a multiple of 4 KB apart would all fall into the
+    // same cache sets)
+    const size_t mxs = odd_lines((size_t)c->cout, c->cin);
     const int T = ac_cpu_conv_threads();
     const size_t per_thread = 6 * (size_t)p.rowlen;
     float *xh = ac_cpu_ws_alloc((size_t)NXI * xxs * sizeof(float));
@@ -159,34 +162,35 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
                              c->cin);
         }
     }
-    // dw += G^T M G for every (co, ci), VL pairs per vector (M is [xi][pair]).
-    const long long pairs = (long long)c->cout * c->cin, groups = (pairs + VL - 1) / VL;
+    // dw += G^T M G for every (co, ci), VL input channels per vector (M is [xi][co][ci]).
+    const int ncg = ceil_div(c->cin, VL);
+    const long long groups = (long long)c->cout * ncg;
 #pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && groups > 64)
     for (long long gi = 0; gi < groups; gi++) {
-        const size_t p0 = (size_t)gi * VL;
-        const int nl = (int)AC_MIN((long long)VL, pairs - (long long)p0);
+        const int co = (int)(gi / ncg), ci0 = (int)(gi % ncg) * VL, nl = AC_MIN(VL, c->cin - ci0);
+        const float *mb = m + (size_t)co * c->cin + ci0;
         ac_vf v[NXI], t[3][6], w[3][3];
-        for (int xi = 0; xi < NXI; xi++) {
-            if (nl == VL) {
-                v[xi] = ac_vload(m + (size_t)xi * mxs + p0);
-            } else {
-                float tmp[VL] = {0};
-                memcpy(tmp, m + (size_t)xi * mxs + p0, (size_t)nl * sizeof(float));
-                v[xi] = ac_vload(tmp);
-            }
-        }
+        for (int xi = 0; xi < NXI; xi++)
+            v[xi] = nl == VL ? ac_vload(mb + (size_t)xi * mxs) : ac_vload_range(mb + (size_t)xi * mxs, 0, nl);
         for (int j = 0; j < 6; j++) {  // down the columns: t[a][j] = sum_i G[i][a] v[i][j]
             ac_vf col[6] = {v[j], v[6 + j], v[12 + j], v[18 + j], v[24 + j], v[30 + j]}, o[3];
             gt6(col, o);
             for (int a = 0; a < 3; a++) t[a][j] = o[a];
         }
         for (int a = 0; a < 3; a++) gt6(t[a], w[a]);  // along the rows
+        float *d = dw + ((size_t)co * c->cin + ci0) * 9;  // the nl kernels: 9 nl floats
+#if AC_VL >= 9
+        // lane l of w[k] is tap k of kernel l: transposed, row l holds kernel l's 9 taps
+        ac_vf r[VL];
+        for (int k = 0; k < VL; k++) r[k] = k < 9 ? w[k / 3][k % 3] : ac_vsplat(0.0f);
+        ac_vtranspose(r);
+        for (int l = 0; l < nl; l++) ac_vstore_n(d + 9 * l, ac_vload_range(d + 9 * l, 0, 9) + r[l], 9);
+#else
         float out[9][VL];
         for (int k = 0; k < 9; k++) ac_vstore(out[k], w[k / 3][k % 3]);
-        for (int l = 0; l < nl; l++) {
-            float *d = dw + (p0 + l) * 9;
-            for (int k = 0; k < 9; k++) d[k] += out[k][l];
-        }
+        for (int l = 0; l < nl; l++)
+            for (int k = 0; k < 9; k++) d[9 * l + k] += out[k][l];
+#endif
     }
     ac_cpu_ws_free(scratch);
     ac_cpu_ws_free(m);
