@@ -371,8 +371,8 @@ static void transposed_with_activation(void) {
         ac_cpu_conv_set_direct(direct);
         for (int a = 0; a < 3; a++) {
             ac_graph *gi = ac_graph_new(false), *gr = ac_graph_new(true);
-            ac_tensor *yi = ac_conv_transpose2d_act(gi, x, w, b, 2, 1, 0, acts[a], slope);
-            ac_tensor *yr = ac_conv_transpose2d_act(gr, x, w, b, 2, 1, 0, acts[a], slope);
+            ac_tensor *yi = ac_conv_transpose2d_act(gi, x, w, b, 2, 1, 0, acts[a], slope, NULL, NULL);
+            ac_tensor *yr = ac_conv_transpose2d_act(gr, x, w, b, 2, 1, 0, acts[a], slope, NULL, NULL);
             CHECK(ac_graph_node_count(gi) == 0 && ac_graph_node_count(gr) == (a ? 2 : 1));
             CHECK(yi->shape[1] == 5 && yi->shape[2] == 12 && yi->shape[3] == 74);
             char what[64];

@@ -222,29 +222,38 @@ static void test_blocks_fused(void) {
     ac_rdb_init(&rdb, p, "rdb", 6, 6);
     ac_conv_layer cl;
     ac_conv_layer_init(&cl, p, "cl", 6, 5, 3, 2);
-    ac_conv_block cb;
+    ac_conv_block cb, db;
     ac_conv_block_init(&cb, p, "cb", 6, 4, false);
+    ac_conv_block_init(&db, p, "db", 6, 4, true);
     ac_res_seq seq;
     ac_res_seq_init(&seq, p, "seq", 6, 2, false);
     ac_params_init(p, &r);
     rb.slope->data[0] = -0.2f;  // negative slopes too
     cb.slope->data[0] = 0.3f;
+    db.slope->data[0] = -0.3f;
     ac_tensor *x = rand_t(&r, 2, 6, 12, 14, 1.0f), *sb = rand_t(&r, 2, 6, 12, 14, 1.0f);
+    // skips of the blocks' outputs: half and twice the size
+    ac_tensor *ha = rand_t(&r, 2, 4, 6, 7, 1.0f), *hs = rand_t(&r, 2, 4, 6, 7, 1.0f);
+    ac_tensor *ta = rand_t(&r, 2, 4, 24, 28, 1.0f), *ts = rand_t(&r, 2, 4, 24, 28, 1.0f);
     ac_params_set_trainable(p, true);  // recording graph: tape nodes
     ac_graph *gr = ac_graph_new(true), *gi = ac_graph_new(false);
     struct {
         const char *name;
         ac_tensor *rec, *inf;
-    } out[6] = {
+    } out[10] = {
         {"resblock", ac_resblock_forward(&rb, gr, x), ac_resblock_forward(&rb, gi, x)},
         {"rdb", ac_rdb_forward(&rdb, gr, x), ac_rdb_forward(&rdb, gi, x)},
         {"conv layer s2", ac_conv_layer_forward(&cl, gr, x), ac_conv_layer_forward(&cl, gi, x)},
-        {"conv block", ac_conv_block_forward(&cb, gr, x), ac_conv_block_forward(&cb, gi, x)},
+        {"conv block", ac_conv_block_forward(&cb, gr, x, NULL, NULL), ac_conv_block_forward(&cb, gi, x, NULL, NULL)},
+        {"conv block + add - sub", ac_conv_block_forward(&cb, gr, x, ha, hs), ac_conv_block_forward(&cb, gi, x, ha, hs)},
+        {"conv block - sub", ac_conv_block_forward(&cb, gr, x, NULL, hs), ac_conv_block_forward(&cb, gi, x, NULL, hs)},
+        {"deconv block", ac_conv_block_forward(&db, gr, x, NULL, NULL), ac_conv_block_forward(&db, gi, x, NULL, NULL)},
+        {"deconv block + add - sub", ac_conv_block_forward(&db, gr, x, ta, ts), ac_conv_block_forward(&db, gi, x, ta, ts)},
         {"seq + x", ac_res_seq_skip_forward(&seq, gr, x, NULL), ac_res_seq_skip_forward(&seq, gi, x, NULL)},
         {"seq + x - sub", ac_res_seq_skip_forward(&seq, gr, x, sb), ac_res_seq_skip_forward(&seq, gi, x, sb)},
     };
     CHECK(ac_graph_node_count(gr) > 4);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 10; i++) {
         CHECK(ac_same_shape(out[i].rec, out[i].inf));
         t_close(out[i].name, out[i].inf->data, out[i].rec->data, ac_numel(out[i].rec), 1e-5, 1e-5);
     }
@@ -252,6 +261,8 @@ static void test_blocks_fused(void) {
     ac_graph_free(gi);
     ac_tensor_free(x);
     ac_tensor_free(sb);
+    ac_tensor *skips[4] = {ha, hs, ta, ts};
+    for (int i = 0; i < 4; i++) ac_tensor_free(skips[i]);
     ac_res_seq_free(&seq);
     ac_params_free(p);
 }

@@ -30,9 +30,10 @@ typedef struct ac_conv_geom {
 // given mode on every side), so y may be a channel slice of a larger tensor; likewise x (its
 // first cin channels are read). After the sum over the kernel:
 //   y = residual + scale * act(sum + bias)
-// each part optional; residual has y's layout and may be y itself (accumulate). The Winograd
-// kernel also takes `add` and `sub` (y's layout): y = (y + add) - sub, in that order; other
-// kernels leave them to the caller (ac_conv2d_fused applies them in a pass of its own).
+// each part optional; residual has y's layout and may be y itself (accumulate). Where the
+// backend says so (conv2d_fused_takes_add_sub) the kernel also takes `add` and `sub` (y's
+// layout): y = (y + add) - sub, in that order; otherwise ac_conv2d_fused applies them in
+// passes of their own.
 typedef enum ac_pad_mode { AC_PAD_ZERO = 0, AC_PAD_REFLECT = 1 } ac_pad_mode;
 typedef enum ac_act { AC_ACT_NONE = 0, AC_ACT_RELU = 1, AC_ACT_PRELU = 2 } ac_act;
 
@@ -42,7 +43,7 @@ typedef struct ac_conv_epilogue {
     float slope;            // AC_ACT_PRELU: v > 0 ? v : slope v
     float scale;            // 1 for none
     const float *residual;  // or NULL
-    const float *add, *sub;  // Winograd only (see above), or NULL
+    const float *add, *sub;  // where the kernel takes them (see above), or NULL
 } ac_conv_epilogue;
 
 typedef struct ac_fused_conv {
@@ -76,13 +77,14 @@ typedef struct ac_backend {
     // The epilogue of conv2d_fused on a stored sum (bias included): for i < n,
     // y = ((residual + scale * act(pre)) + add) - sub, each part optional (ep.bias unused).
     void (*conv_epilogue)(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y);
-    // Whether conv2d_fused applies ep.add / ep.sub for a 3x3 stride-1 call of this geometry.
-    bool (*conv2d_fused_takes_add_sub)(int h, int w, int pad, ac_pad_mode mode);
+    // Whether conv2d_fused applies ep.add / ep.sub for the call c (its geometry, whatever its
+    // epilogue).
+    bool (*conv2d_fused_takes_add_sub)(const ac_fused_conv *c);
     void (*conv_transpose2d_forward)(const ac_conv_geom *g, const float *x, const float *w,
                                      const float *b, float *y);
     void (*conv_transpose2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db);
-    // conv_transpose2d with an epilogue (bias, activation, scale, residual; not add/sub), for
+    // conv_transpose2d with an epilogue (bias, activation, scale, residual, add and sub), for
     // inference: c as for conv2d_fused with c->weight (cin, cout, kh, kw), zero padding, and
     // the output (oh, ow) of conv_transpose2d with out_pad.
     void (*conv_transpose2d_fused)(const ac_fused_conv *c, int out_pad);

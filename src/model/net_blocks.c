@@ -203,13 +203,14 @@ void ac_conv_block_init(ac_conv_block *b, ac_params *p, const char *prefix, int 
     b->slope = add_slope(p, prefix, "act.weight");
 }
 
-ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x) {
+ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x,
+                                 ac_tensor *add, ac_tensor *sub) {
     if (!b->transposed) {  // recorded or not
         ac_conv_opts o = {.stride = 2, .pad = 1, .mode = AC_PAD_ZERO, .act = AC_ACT_PRELU,
-                          .slope = b->slope};
+                          .slope = b->slope, .add = add, .sub = sub};
         return ac_conv2d_fused(g, x, b->w, b->b, &o, NULL, 0);
     }
-    return ac_conv_transpose2d_act(g, x, b->w, b->b, 2, 1, 0, AC_ACT_PRELU, b->slope);
+    return ac_conv_transpose2d_act(g, x, b->w, b->b, 2, 1, 0, AC_ACT_PRELU, b->slope, add, sub);
 }
 
 // ---- Encoder_MDCBlock1 / Decoder_MDCBlock1 (mode iter2) ----
@@ -252,25 +253,23 @@ ac_tensor *ac_fusion_forward(const ac_fusion *f, ac_graph *g, ac_tensor *ft,
     const ac_conv_block *back = f->decoder ? f->up : f->down;
     ac_tensor *fusion = ft;
     for (int i = 0; i < n_mem; i++) {
+        // The subtraction of the memory and the addition of `fusion` (a + b = b + a exactly)
+        // run in the epilogues of the last block of each way.
         int steps = f->m - i;
         ac_tensor *t = fusion;
         for (int j = 0; j < steps; j++) {
-            ac_tensor *next = ac_conv_block_forward(&there[j], g, t);
+            ac_tensor *next = ac_conv_block_forward(&there[j], g, t, NULL, j == steps - 1 ? mem[i] : NULL);
             if (t != fusion) ac_graph_drop(g, t);
             t = next;
         }
-        ac_tensor *d = ac_sub(g, t, mem[i]);
-        ac_graph_drop(g, t);
-        t = d;
         for (int j = 0; j < steps; j++) {
-            ac_tensor *next = ac_conv_block_forward(&back[f->m - i - j - 1], g, t);
+            ac_tensor *next = ac_conv_block_forward(&back[f->m - i - j - 1], g, t,
+                                                    j == steps - 1 ? fusion : NULL, NULL);
             ac_graph_drop(g, t);
             t = next;
         }
-        ac_tensor *sum = ac_add(g, fusion, t);
-        ac_graph_drop(g, t);
         if (fusion != ft) ac_graph_drop(g, fusion);
-        fusion = sum;
+        fusion = t;
     }
     return fusion;
 }

@@ -80,7 +80,10 @@ ac_tensor *ac_rdb_forward(const ac_rdb *r, ac_graph *g, ac_tensor *x);
 
 void ac_conv_block_init(ac_conv_block *b, ac_params *p, const char *prefix, int cin, int cout,
                         bool transposed);
-ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x);
+// PReLU(conv or transposed conv, stride 2)(x), then + add and - sub (each NULL or of the
+// output's shape) in the kernel's epilogue where it takes them.
+ac_tensor *ac_conv_block_forward(const ac_conv_block *b, ac_graph *g, ac_tensor *x,
+                                 ac_tensor *add, ac_tensor *sub);
 
 // Encoder_MDCBlock1(f, num_ft) when !decoder, Decoder_MDCBlock1(f, num_ft) otherwise.
 void ac_fusion_init(ac_fusion *f, ac_params *p, const char *prefix, int filters, int num_ft,

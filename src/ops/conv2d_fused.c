@@ -39,11 +39,9 @@ static void fused_backward(ac_graph *g, ac_node *node) {
 }
 
 // The call c with the skip add and sub of o: in the epilogue where the backend's kernel takes
-// them (3x3 stride 1), else in passes of their own over y.
+// them, else in passes of their own over y.
 static void run_with_skips(ac_fused_conv *c, const ac_conv_opts *o, ac_tensor *y) {
-    const bool in_kernel = c->kh == 3 && c->kw == 3 && c->stride == 1 &&
-                           ac_be()->conv2d_fused_takes_add_sub &&
-                           ac_be()->conv2d_fused_takes_add_sub(c->h, c->w, c->pad, c->mode);
+    const bool in_kernel = ac_be()->conv2d_fused_takes_add_sub && ac_be()->conv2d_fused_takes_add_sub(c);
     if (in_kernel) {
         c->ep.add = o->add ? o->add->data : NULL;
         c->ep.sub = o->sub ? o->sub->data : NULL;

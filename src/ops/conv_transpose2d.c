@@ -37,9 +37,9 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
 }
 
 // c: x (n, cin, h, w) at x_batch, weight (cin, cout, kh, kw) -> y (n, cout, oh, ow) at y_batch,
-// through the epilogue c->ep (no add/sub)
+// through the epilogue c->ep
 void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad) {
-    AC_ASSERT(c->mode == AC_PAD_ZERO && !c->ep.add && !c->ep.sub);
+    AC_ASSERT(c->mode == AC_PAD_ZERO);
     if (ac_cpu_conv_direct_on()) {
         ac_cpu_direct_deconv(c, out_pad);
         return;
@@ -129,19 +129,30 @@ ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tenso
 
 ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                                    int stride, int pad, int out_pad, ac_act act,
-                                   ac_tensor *slope) {
+                                   ac_tensor *slope, ac_tensor *add, ac_tensor *sub) {
     AC_ASSERT_MSG(act != AC_ACT_PRELU || (slope && ac_numel(slope) == 1),
                   "conv_transpose2d: PReLU needs a one-element slope");
-    ac_tensor *ts[4] = {x, w, b, slope};
-    if (!ac_fused_ok(g, ts, 4)) {  // recorded: the two ops, each with its backward
-        ac_tensor *c = ac_conv_transpose2d(g, x, w, b, stride, pad, out_pad);
-        if (act == AC_ACT_NONE) return c;
-        ac_tensor *y = act == AC_ACT_RELU ? ac_relu(g, c) : ac_prelu(g, c, slope);
-        ac_graph_drop(g, c);
+    ac_tensor *ts[6] = {x, w, b, slope, add, sub};
+    if (!ac_fused_ok(g, ts, 6)) {  // recorded: the ops one by one, each with its backward
+        ac_tensor *y = ac_conv_transpose2d(g, x, w, b, stride, pad, out_pad);
+        if (act != AC_ACT_NONE) {
+            ac_tensor *a = act == AC_ACT_RELU ? ac_relu(g, y) : ac_prelu(g, y, slope);
+            ac_graph_drop(g, y);
+            y = a;
+        }
+        ac_tensor *skip[2] = {add, sub};
+        for (int k = 0; k < 2; k++) {
+            if (!skip[k]) continue;
+            ac_tensor *r = k == 0 ? ac_add(g, y, add) : ac_sub(g, y, sub);
+            ac_graph_drop(g, y);
+            y = r;
+        }
         return y;
     }
     ac_conv_geom geom = op_geom(x, w, b, stride, pad, out_pad);
     ac_tensor *y = ac_graph_tensor4(g, geom.n, geom.cout, geom.oh, geom.ow);
+    AC_ASSERT_MSG((!add || ac_same_shape(add, y)) && (!sub || ac_same_shape(sub, y)),
+                  "conv_transpose2d: add/sub shape differs from the output");
     ac_fused_conv c = {.n = geom.n, .cin = geom.cin, .h = geom.h, .w = geom.w, .cout = geom.cout,
                        .kh = geom.kh, .kw = geom.kw, .stride = stride, .pad = pad,
                        .mode = AC_PAD_ZERO, .x = x->data,
@@ -149,7 +160,8 @@ ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_t
                        .y = y->data, .y_batch = (size_t)geom.cout * geom.oh * geom.ow,
                        .ep = {.bias = b ? b->data : NULL, .act = act,
                               .slope = act == AC_ACT_PRELU ? slope->data[0] : 0.0f,
-                              .scale = 1.0f}};
+                              .scale = 1.0f, .add = add ? add->data : NULL,
+                              .sub = sub ? sub->data : NULL}};
     ac_be()->conv_transpose2d_fused(&c, out_pad);
     return y;
 }

@@ -14,11 +14,12 @@ ac_tensor *ac_conv2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int 
 // out H = (H - 1) stride - 2 pad + KH + out_pad.
 ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b, int stride,
                                int pad, int out_pad);
-// The same followed by an activation (none, ReLU, or PReLU with a one-element slope): one pass
-// through the kernel's epilogue when nothing is recorded, else the two ops.
+// The same followed by an activation (none, ReLU, or PReLU with a one-element slope), then
+// + add and - sub (each NULL or of the output's shape): one pass through the kernel's epilogue
+// when nothing is recorded, else the ops one by one.
 ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                                    int stride, int pad, int out_pad, ac_act act,
-                                   ac_tensor *slope);
+                                   ac_tensor *slope, ac_tensor *add, ac_tensor *sub);
 // Fused convolution: out = residual + scale * act(conv2d(pad(x), w) + b), computed in one pass
 // where the kernel allows (backend.h, ac_fused_conv). Only the first w->shape[1] channels of x
 // are read. With `into` the result is written to channels [c0, c0 + cout) of `into` (same

@@ -1,6 +1,6 @@
 // conv_fused.c: the CPU fused convolution (backend.h, ac_fused_conv): padding, bias,
-// activation, scale and residual add around the sum over the kernel, without separate passes
-// over memory where the kernel allows. 3x3 stride-1 convolutions go to the Winograd kernel
+// activation, scale, residual and skip add/sub around the sum over the kernel, without
+// separate passes over memory where the kernel allows. 3x3 stride-1 convolutions go to the Winograd kernel
 // (winograd.h), which does everything on the fly, the others to the direct kernels
 // (direct_conv.c). With those turned off (benchmarks): the im2col + GEMM drivers (im2col.h)
 // on a reflection-padded copy when reflection padding is asked for, with the bias and a plain
@@ -29,8 +29,10 @@ bool ac_cpu_conv_winograd_fits(int kh, int kw, int stride, int h, int w, int pad
            ac_cpu_wino_supported(h, w, pad, mode);
 }
 
-bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode) {
-    return ac_cpu_conv_winograd_fits(3, 3, 1, h, w, pad, mode);
+// The Winograd and direct kernels apply add and sub in their epilogues; the im2col + GEMM
+// fallback does not.
+bool ac_cpu_conv2d_fused_takes_add_sub(const ac_fused_conv *c) {
+    return direct_on || ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
 }
 
 // dst[0 .. n) = residual + scale * act(src + bias), src may equal dst.
@@ -46,7 +48,8 @@ static void epilogue_row(const ac_conv_epilogue *ep, float bias, const float *sr
 void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
     const bool wino = ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
-    AC_ASSERT_MSG(wino || (!c->ep.add && !c->ep.sub), "conv2d_fused: add/sub need the Winograd kernel");
+    AC_ASSERT_MSG(wino || direct_on || (!c->ep.add && !c->ep.sub),
+                  "conv2d_fused: add/sub need the Winograd or the direct kernel");
     AC_ASSERT(c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w));
     if (wino) {
         ac_cpu_wino_conv3x3(c);

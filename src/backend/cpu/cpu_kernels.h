@@ -11,7 +11,7 @@
 void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w, const float *b,
                            float *y);
 void ac_cpu_conv2d_fused(const ac_fused_conv *c);
-bool ac_cpu_conv2d_fused_takes_add_sub(int h, int w, int pad, ac_pad_mode mode);
+bool ac_cpu_conv2d_fused_takes_add_sub(const ac_fused_conv *c);
 void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, const float *dy,
                                   float *dx, float *dw, float *db, float *dslope);
 void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y);

@@ -75,10 +75,14 @@ typedef struct grid {
     size_t yrs, ycs, yorg;   // ... stored at Y yrs + X ycs + yorg within the output channel
 } grid;
 
-// dst = residual + scale * act(v + bias)
-static inline float finish(const ac_conv_epilogue *ep, float v, float bias, const float *res) {
-    v = ac_ep_activate(ep, v + bias);
-    return res ? v + *res : v;
+// The skip tensors of an epilogue (residual, add, sub) from offset off, NULL where absent.
+typedef struct skips {
+    const float *res, *add, *sub;
+} skips;
+
+static skips skips_at(const ac_conv_epilogue *ep, size_t off) {
+    return (skips){ep->residual ? ep->residual + off : NULL, ep->add ? ep->add + off : NULL,
+                   ep->sub ? ep->sub + off : NULL};
 }
 
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d, bias, activation
@@ -136,38 +140,40 @@ static int lane_runs(const grid *d, long j0, int run_l[NVL], int run_x[NVL], int
     return nrun;
 }
 
+// v with the skips of output element i added: ((res + v) + add) - sub.
+static inline float with_skips(const skips *k, float v, size_t i) {
+    if (k->res) v = k->res[i] + v;
+    if (k->add) v = v + k->add[i];
+    if (k->sub) v = v - k->sub[i];
+    return v;
+}
+
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
-// one image; oplane floats per channel), the residual added at the output positions. `tmp`
-// holds CB NVL + ntap (NVL + 2) floats.
+// one image; oplane floats per channel), the skips (residual, add, sub; channel 0 of the image)
+// applied at the output positions. `tmp` holds CB NVL + ntap (NVL + 2) floats.
 static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
-                      const float *res, size_t oplane, float *tmp) {
+                      const skips *sk, size_t oplane, float *tmp) {
     const int nco = lanes_out(d, cb, j0, c, tmp, tmp + (size_t)CB * NVL);
     int run_l[NVL], run_x[NVL], run_n[NVL];
     size_t run_at[NVL];
     const int nrun = lane_runs(d, j0, run_l, run_x, run_n, run_at);
+    const bool none = !sk->res && !sk->add && !sk->sub;
     for (int r = 0; r < nco; r++) {
-        float *yc = y + (size_t)(cb * CB + r) * oplane;
-        const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
+        const size_t co_off = (size_t)(cb * CB + r) * oplane;
+        float *yc = y + co_off;
+        const skips kc = {sk->res ? sk->res + co_off : NULL, sk->add ? sk->add + co_off : NULL,
+                          sk->sub ? sk->sub + co_off : NULL};
         const float *src = tmp + r * NVL;
         for (int k = 0; k < nrun; k++) {
             const float *s = src + run_l[k];
-            float *dst = yc + run_at[k];
+            const size_t at = run_at[k], st = d->ycs;
             const int n = run_n[k];
-            if (d->ycs == 1) {
-                if (rc) {
-                    const float *rr = rc + run_at[k];
-                    for (int i = 0; i < n; i++) dst[i] = s[i] + rr[i];
-                } else {
-                    memcpy(dst, s, (size_t)n * sizeof(float));
-                }
+            if (none && st == 1) {
+                memcpy(yc + at, s, (size_t)n * sizeof(float));
+            } else if (none) {
+                for (int i = 0; i < n; i++) yc[at + i * st] = s[i];
             } else {
-                const size_t st = d->ycs;
-                if (rc) {
-                    const float *rr = rc + run_at[k];
-                    for (int i = 0; i < n; i++) dst[i * st] = s[i] + rr[i * st];
-                } else {
-                    for (int i = 0; i < n; i++) dst[i * st] = s[i];
-                }
+                for (int i = 0; i < n; i++) yc[at + i * st] = with_skips(&kc, s[i], at + i * st);
             }
         }
     }
@@ -178,7 +184,7 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
 // element, and no two work items writing the same cache lines. Output cols: ow. `tmp` holds
 // 2 CB NVL + ntap (NVL + 2) floats (ntap the larger of the two).
 static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
-                           const ac_fused_conv *c, float *y, const float *res, size_t oplane,
+                           const ac_fused_conv *c, float *y, const skips *sk, size_t oplane,
                            int ow, float *tmp) {
     float *t0 = tmp, *t1 = tmp + (size_t)CB * NVL, *scratch = tmp + (size_t)2 * CB * NVL;
     const int nco = lanes_out(d0, cb, j0, c, t0, scratch);
@@ -187,26 +193,36 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
     size_t run_at[NVL];
     const int nrun = lane_runs(d0, j0, run_l, run_x, run_n, run_at);  // d0: column 2 X, X < cols0
     for (int r = 0; r < nco; r++) {
-        float *yc = y + (size_t)(cb * CB + r) * oplane;
-        const float *rc = res ? res + (size_t)(cb * CB + r) * oplane : NULL;
+        const size_t co_off = (size_t)(cb * CB + r) * oplane;
+        float *yc = y + co_off;
         for (int k = 0; k < nrun; k++) {
             const float *s0 = t0 + r * NVL + run_l[k], *s1 = t1 + r * NVL + run_l[k];
-            const size_t at = run_at[k];
+            const size_t at = co_off + run_at[k];
             const int n = AC_MIN(2 * run_n[k], ow - 2 * run_x[k]);
-            float *dst = yc + at;
-            const float *rr = rc ? rc + at : NULL;
+            float *dst = yc + run_at[k];
+            const float *rr = sk->res ? sk->res + at : NULL, *ad = sk->add ? sk->add + at : NULL;
+            const float *sb = sk->sub ? sk->sub + at : NULL;
             int i = 0;
             for (; i + 2 * VL <= n; i += 2 * VL) {  // VL pairs: two vectors of output
                 const ac_vf a = ac_vload(s0 + i / 2), b = ac_vload(s1 + i / 2);
                 ac_vf lo = ac_vzip_lo(a, b), hi = ac_vzip_hi(a, b);
                 if (rr) {
-                    lo += ac_vload(rr + i);
-                    hi += ac_vload(rr + i + VL);
+                    lo = ac_vload(rr + i) + lo;
+                    hi = ac_vload(rr + i + VL) + hi;
+                }
+                if (ad) {
+                    lo += ac_vload(ad + i);
+                    hi += ac_vload(ad + i + VL);
+                }
+                if (sb) {
+                    lo -= ac_vload(sb + i);
+                    hi -= ac_vload(sb + i + VL);
                 }
                 ac_vstore(dst + i, lo);
                 ac_vstore(dst + i + VL, hi);
             }
-            for (; i < n; i++) dst[i] = (i % 2 ? s1 : s0)[i / 2] + (rr ? rr[i] : 0.0f);
+            const skips kr = {rr, ad, sb};
+            for (; i < n; i++) dst[i] = with_skips(&kr, (i % 2 ? s1 : s0)[i / 2], (size_t)i);
         }
     }
 }
@@ -330,10 +346,10 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
             const int cb = (int)(it % ncb);
             grid g = d;
             g.src = in_place ? c->x + (size_t)n * c->x_batch : src + (size_t)n * img;
-            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
+            const skips sk = skips_at(&c->ep, (size_t)n * c->y_batch);
             const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
             for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
-                run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, res, oplane, tmp);
+                run_lanes(&g, cb, j0, c, c->y + (size_t)n * c->y_batch, &sk, oplane, tmp);
         }
     }
     ac_cpu_ws_free(scratch);
@@ -437,21 +453,21 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
             const int cb = (int)(it % ncb), blk = (int)(it / ncb % nblk);
             const int ph = (int)(it / ((long long)ncb * nblk) % nitem_ph);
             const int n = (int)(it / ((long long)ncb * nblk * nitem_ph));
-            const float *res = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch : NULL;
+            const skips sk = skips_at(&c->ep, (size_t)n * c->y_batch);
             float *y = c->y + (size_t)n * c->y_batch;
             const long end = AC_MIN(lanes, (long)(blk + 1) * JBLOCK);
             if (paired) {  // ph is the row phase a
                 grid g0 = gs[2 * ph], g1 = gs[2 * ph + 1];
                 g0.src = g1.src = src + (size_t)n * img;
                 for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
-                    run_lanes_pair(&g0, &g1, cb, j0, c, y, res, oplane, ow, tmp);
+                    run_lanes_pair(&g0, &g1, cb, j0, c, y, &sk, oplane, ow, tmp);
                 continue;
             }
             grid g = gs[ph];
             if (g.ntap == 0 || g.rows == 0 || g.cols == 0) continue;  // no taps: bias only, below
             g.src = src + (size_t)n * img;
             for (long j0 = (long)blk * JBLOCK; j0 < end; j0 += NVL)
-                run_lanes(&g, cb, j0, c, y, res, oplane, tmp);
+                run_lanes(&g, cb, j0, c, y, &sk, oplane, tmp);
         }
     }
     // Phases without taps (kernel smaller than the stride) get the epilogue of a zero sum.
@@ -460,13 +476,14 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
         if (g->ntap > 0) continue;
         for (int n = 0; n < c->n; n++)
             for (int co = 0; co < c->cout; co++) {
-                float *yc = c->y + (size_t)n * c->y_batch + (size_t)co * oplane;
-                const float *rc = c->ep.residual ? c->ep.residual + (size_t)n * c->y_batch + (size_t)co * oplane : NULL;
+                const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
+                float *yc = c->y + off;
+                const skips kc = skips_at(&c->ep, off);
                 const float bias = c->ep.bias ? c->ep.bias[co] : 0.0f;
                 for (int Y = 0; Y < g->rows; Y++)
                     for (int X = 0; X < g->cols; X++) {
                         const size_t at = (size_t)Y * g->yrs + (size_t)X * g->ycs + g->yorg;
-                        yc[at] = finish(&c->ep, 0.0f, bias, rc ? rc + at : NULL);
+                        yc[at] = with_skips(&kc, ac_ep_activate(&c->ep, 0.0f + bias), at);
                     }
             }
     }
