@@ -251,8 +251,13 @@ ac_tensor *ac_net_forward(ac_net *net, ac_graph *g, ac_tensor *x,
         bool s_is_feature = keep && (LEVELS - 1 - k == 2 || LEVELS - 1 - k == 3);
         ac_tensor *u0 = ac_upconv_layer_forward(&d->up, g, cur);
         drop_unless(g, cur, keep && k == 0);
-        ac_tensor *u = ac_resize_bilinear(g, u0, s->shape[2], s->shape[3]);
-        ac_graph_drop(g, u0);
+        // F.interpolate to the skip's size, which copies when the sizes agree (they always do
+        // for sides that are multiples of 16): the copy is left out.
+        ac_tensor *u = u0;
+        if (u0->shape[2] != s->shape[2] || u0->shape[3] != s->shape[3]) {
+            u = ac_resize_bilinear(g, u0, s->shape[2], s->shape[3]);
+            ac_graph_drop(g, u0);
+        }
         ac_tensor *sum = ac_add(g, u, s);
         drop_unless(g, s, s_is_feature);
         ac_tensor *r = res_seq_skip(g, &d->dense, sum, u);
