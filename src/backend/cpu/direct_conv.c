@@ -86,10 +86,10 @@ static skips skips_at(const ac_conv_epilogue *ep, size_t off) {
 }
 
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d, bias, activation
-// and scale applied, into out[r NVL + lane]; returns how many of the CB channels exist.
+// and scale applied, into out[r ostride + lane]; returns how many of the CB channels exist.
 // `scratch` holds ntap (NVL + 2) floats.
 static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, float *out,
-                     float *scratch) {
+                     size_t ostride, float *scratch) {
     ac_vf acc[CB][NV];
     const float *wp = d->wp + (size_t)cb * d->ntap * CB;
     if ((size_t)(j0 + d->max_off + NVL) <= d->avail) {
@@ -112,7 +112,7 @@ static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, flo
     for (int r = 0; r < nco; r++) {
         const ac_vf bias = ac_vsplat(ep->bias ? ep->bias[cb * CB + r] : 0.0f);
         for (int v = 0; v < NV; v++)
-            ac_vstore(out + r * NVL + v * VL, ac_ep_activate_v(ep, acc[r][v] + bias));
+            ac_vstore(out + r * ostride + v * VL, ac_ep_activate_v(ep, acc[r][v] + bias));
     }
     return nco;
 }
@@ -153,11 +153,17 @@ static inline float with_skips(const skips *k, float v, size_t i) {
 // applied at the output positions. `tmp` holds CB NVL + ntap (NVL + 2) floats.
 static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, float *y,
                       const skips *sk, size_t oplane, float *tmp) {
-    const int nco = lanes_out(d, cb, j0, c, tmp, tmp + (size_t)CB * NVL);
     int run_l[NVL], run_x[NVL], run_n[NVL];
     size_t run_at[NVL];
     const int nrun = lane_runs(d, j0, run_l, run_x, run_n, run_at);
     const bool none = !sk->res && !sk->add && !sk->sub;
+    if (nrun == 1 && run_n[0] == NVL && d->ycs == 1 && none) {
+        // the lanes are one stretch of an output row: stored there from the registers
+        lanes_out(d, cb, j0, c, y + (size_t)cb * CB * oplane + run_at[0], oplane,
+                  tmp + (size_t)CB * NVL);
+        return;
+    }
+    const int nco = lanes_out(d, cb, j0, c, tmp, NVL, tmp + (size_t)CB * NVL);
     for (int r = 0; r < nco; r++) {
         const size_t co_off = (size_t)(cb * CB + r) * oplane;
         float *yc = y + co_off;
@@ -187,8 +193,8 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
                            const ac_fused_conv *c, float *y, const skips *sk, size_t oplane,
                            int ow, float *tmp) {
     float *t0 = tmp, *t1 = tmp + (size_t)CB * NVL, *scratch = tmp + (size_t)2 * CB * NVL;
-    const int nco = lanes_out(d0, cb, j0, c, t0, scratch);
-    lanes_out(d1, cb, j0, c, t1, scratch);
+    const int nco = lanes_out(d0, cb, j0, c, t0, NVL, scratch);
+    lanes_out(d1, cb, j0, c, t1, NVL, scratch);
     int run_l[NVL], run_x[NVL], run_n[NVL];
     size_t run_at[NVL];
     const int nrun = lane_runs(d0, j0, run_l, run_x, run_n, run_at);  // d0: column 2 X, X < cols0
