@@ -82,7 +82,7 @@ static inline ac_vf ac_vload_range(const float *row, int x, int n) {
     const __m256 v = _mm256_maskload_ps(row + lo, (__m256i)in);
     if (!s) return (ac_vf)v;
     const __m256 sh = _mm256_permutevar8x32_ps(v, (__m256i)(iota - s));
-    return ac_vselect(iota >= s & iota < s + len, (ac_vf)sh, ac_vsplat(0.0f));
+    return ac_vselect((iota >= s) & (iota < s + len), (ac_vf)sh, ac_vsplat(0.0f));
 #else
     ac_vf v = ac_vsplat(0.0f);
     for (int l = 0; l < len; l++) v[s + l] = row[lo + l];
