@@ -14,8 +14,10 @@
 #include "backend/cpu/epilogue.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/winograd.h"
+#include "backend/cpu/simd.h"
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
+#include "ops/chunked_sum.h"
 
 // pre, y: (n)
 void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y) {
@@ -35,13 +37,33 @@ static void epilogue_grad(size_t n, const ac_conv_epilogue *ep, const float *act
                           const float *dy, float *dz, float *dslope) {
     const float s = ep->scale, a = ep->slope;
     const ac_act act = ep->act;
+    if (act == AC_ACT_PRELU && dslope) {
+        // One pass over memory: each fixed chunk of the slope's sum (as ac_cpu_prelu_backward
+        // sums it, in prelu.c) is scaled, summed and turned into dz while it is in cache.
+        double part[AC_SUM_MAX_CHUNKS];
+        const size_t nch = ac_sum_chunks(n, n);
+#pragma omp parallel for schedule(static) if (nch > 1)
+        for (size_t c = 0; c < nch; c++) {
+            const size_t lo = ac_chunk_lo(n, nch, c), hi = ac_chunk_hi(n, nch, c);
+            const float *u = dy;
+            if (s != 1.0f) {
+                for (size_t i = lo; i < hi; i++) dz[i] = s * dy[i];
+                u = dz;
+            }
+            part[c] = ac_dot_nonpos_f64(act_in + lo, u + lo, hi - lo);
+            for (size_t i = lo; i < hi; i++) dz[i] = act_in[i] > 0.0f ? u[i] : a * u[i];
+        }
+        double t = 0;
+        for (size_t c = 0; c < nch; c++) t += part[c];
+        *dslope += (float)t;
+        return;
+    }
     const float *u = dy;
     if (s != 1.0f) {
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (size_t i = 0; i < n; i++) dz[i] = s * dy[i];
         u = dz;
     }
-    if (act == AC_ACT_PRELU && dslope) ac_cpu_prelu_backward(n, a, act_in, u, NULL, dslope);
     if (act == AC_ACT_NONE) {
         if (u != dz) memcpy(dz, u, n * sizeof(float));
         return;
