@@ -257,6 +257,13 @@ static void test_blocks_fused(void) {
         CHECK(ac_same_shape(out[i].rec, out[i].inf));
         t_close(out[i].name, out[i].inf->data, out[i].rec->data, ac_numel(out[i].rec), 1e-5, 1e-5);
     }
+    // the skips without the direct kernels: passes after the convolution, or the transposed
+    // convolution's epilogue pass after im2col + GEMM
+    ac_cpu_conv_set_direct(false);
+    ac_tensor *nd[2] = {ac_conv_block_forward(&cb, gi, x, ha, hs), ac_conv_block_forward(&db, gi, x, ta, ts)};
+    ac_cpu_conv_set_direct(true);
+    t_close("conv block + add - sub, no direct kernel", nd[0]->data, out[4].rec->data, ac_numel(nd[0]), 1e-5, 1e-5);
+    t_close("deconv block + add - sub, no direct kernel", nd[1]->data, out[7].rec->data, ac_numel(nd[1]), 1e-5, 1e-5);
     ac_graph_free(gr);
     ac_graph_free(gi);
     ac_tensor_free(x);
