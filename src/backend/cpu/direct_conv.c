@@ -397,9 +397,16 @@ void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad) {
     for (long long it = 0; it < prow; it++) {
         float *dst = src + (size_t)it * plane;
         const float *x = c->x + (size_t)(it / c->cin) * c->x_batch + (size_t)(it % c->cin) * c->h * c->w;
-        memset(dst, 0, plane * sizeof(float));
-        for (int y = 0; y < c->h; y++)
-            memcpy(dst + (size_t)(y + mt) * wq + ml, x + (size_t)y * c->w, (size_t)c->w * sizeof(float));
+        // each float written once: the top margin rows, then each row's left margin, the row
+        // and its right margin (which runs into the next row's left margin), then the rest
+        memset(dst, 0, ((size_t)mt * wq + ml) * sizeof(float));
+        for (int y = 0; y < c->h; y++) {
+            float *row = dst + (size_t)(y + mt) * wq + ml;
+            memcpy(row, x + (size_t)y * c->w, (size_t)c->w * sizeof(float));
+            if (y + 1 < c->h) memset(row + c->w, 0, (size_t)(wq - c->w) * sizeof(float));
+        }
+        const size_t done = (size_t)(c->h - 1 + mt) * wq + ml + c->w;
+        memset(dst + done, 0, (plane - done) * sizeof(float));
     }
     // The s x s phases: taps, offsets, packed weights. Weight (ci, co, ky, kx).
     const int nph = s * s, ncb = ceil_div(c->cout, CB);
