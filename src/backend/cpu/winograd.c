@@ -136,7 +136,7 @@ static inline void g3(const ac_vf g[3], ac_vf o[6]) {
     o[5] = g[2];
 }
 
-#define WCHUNK 32  // input channels per piece of the blocked weight transform
+#define WCHUNK 32  // input channels per piece of the whole weight transform
 
 // v[xi] = (G g G^T)[xi] for the 3x3 taps g[3 a + b], lane by lane.
 static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
@@ -195,42 +195,9 @@ static inline void transform_gathered(const float t[9][VL], ac_vf v[NXI]) {
     transform_kernel(g9, v);
 }
 
-// U = (G g G^T)[xi] of every kernel (co, ci): U[xi][cb][ci][k] for co = cb CB + k (zero past
-// cout), by pieces of VL output channels (the lanes) and WCHUNK input channels gathered in a
-// local buffer and copied out in runs of WCHUNK CB floats.
-static void transform_weights(plan *p) {
-    const ac_fused_conv *c = p->c;
-    const int cin = c->cin, cout = c->cout, ncb = p->ncb, cout_p = ncb * CB;
-    const size_t n = (size_t)NXI * cout_p * cin;
-    p->u = ac_cpu_ws_alloc(n * sizeof(float));
-    float *u = p->u;
-    const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
-#pragma omp parallel for schedule(guided) if (n > 65536)
-    for (int it = 0; it < groups * pieces; it++) {
-        const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
-        const int c1 = AC_MIN(cin, c0 + WCHUNK), nk = AC_MIN(VL, cout - cg);
-        const int nw = AC_MIN(VL, cout_p - cg);
-        float buf[NXI][WCHUNK][VL];
-        for (int g0 = c0; g0 < c1; g0 += KG) {
-            const int g1 = AC_MIN(c1, g0 + KG);
-            float t[9 * KG][VL];
-            gather_kernels(c, cg, nk, g0, g1, t);
-            for (int ci = g0; ci < g1; ci++) {
-                ac_vf v[NXI];
-                transform_gathered(t + 9 * (ci - g0), v);
-                for (int xi = 0; xi < NXI; xi++) ac_vstore(buf[xi][ci - c0], v[xi]);
-            }
-        }
-        for (int xi = 0; xi < NXI; xi++)
-            for (int k = 0; k < nw; k += CB) {  // CB divides VL and cout_p
-                float *dst = u + (((size_t)xi * ncb + (cg + k) / CB) * cin + c0) * CB;
-                for (int ci = 0; ci < c1 - c0; ci++) memcpy(dst + ci * CB, &buf[xi][ci][k], CB * sizeof(float));
-            }
-    }
-}
-
-// The same values for output channels [co0, co0 + nco) (nco a multiple of CB) and input
-// channels [c0, c1) only: u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
+// U = (G g G^T)[xi] of the kernels (co, ci) for output channels [co0, co0 + nco) (nco a
+// multiple of CB; zero past cout) and input channels [c0, c1):
+// u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
 static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int c0, int c1,
                                    float *u, size_t uxs, size_t ucbs) {
     for (int cg = co0; cg < co0 + nco; cg += VL) {
@@ -268,6 +235,31 @@ static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int
                 }
             }
         }
+    }
+}
+
+// Where the block of output channels co0.. and input channels c0.. of the call's whole U
+// ([xi][cb][ci][k] for co = cb CB + k) starts, and its strides.
+static float *whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *ucbs) {
+    const int cin = p->c->cin;
+    *ucbs = (size_t)cin * CB;
+    *uxs = (size_t)p->ncb * *ucbs;
+    return p->u + ((size_t)(co0 / CB) * cin + c0) * CB;
+}
+
+// The call's whole U, by pieces of VL output channels and WCHUNK input channels.
+static void transform_weights(plan *p) {
+    const ac_fused_conv *c = p->c;
+    const int cin = c->cin, cout_p = p->ncb * CB;
+    const size_t n = (size_t)NXI * cout_p * cin;
+    p->u = ac_cpu_ws_alloc(n * sizeof(float));
+    const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
+#pragma omp parallel for schedule(guided) if (n > 65536)
+    for (int it = 0; it < groups * pieces; it++) {
+        const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
+        size_t uxs, ucbs;
+        float *u = whole_u_at(p, cg, c0, &uxs, &ucbs);
+        transform_weight_block(c, cg, AC_MIN(VL, cout_p - cg), c0, AC_MIN(cin, c0 + WCHUNK), u, uxs, ucbs);
     }
 }
 
@@ -422,10 +414,7 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
         transform_weight_block(p->c, co0, nco, c0, c1, ub, *uxs, *ucbs);
         return ub;
     }
-    const int cin = p->c->cin;
-    *ucbs = (size_t)cin * CB;
-    *uxs = (size_t)p->ncb * *ucbs;
-    return p->u + ((size_t)(co0 / CB) * cin + c0) * CB;
+    return whole_u_at(p, co0, c0, uxs, ucbs);
 }
 
 // ---------------------------------------------------------------- output transform
