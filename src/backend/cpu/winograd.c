@@ -114,12 +114,11 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->vtbs = p->whole ? all_tbs : p->tbs;
     p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
     p->mcs = odd_lines(NXI, p->tbs);
-    p->rowlen = TR_ROWLEN;
     p->v_floats = p->whole ? 0 : p->vxs * NXI;
     p->m_floats = p->mcs * p->cok;
     p->u_floats = p->fuse_u ? (size_t)NXI * p->cok * p->ck : 0;
     p->thread_floats =
-        p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)p->rowlen + 4 * 4 * VL;
+        p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
 }
 
 // ---------------------------------------------------------------- weights
@@ -266,12 +265,10 @@ static void transform_weights(plan *p) {
 // ---------------------------------------------------------------- input transform
 
 // For the tiles [t0, t1) of image xn and channels [c0, c1): v[xi * vxs + (ci - c0) * tbs +
-// (t - t0)] = V. `tr` holds 6 rows of p->rowlen (>= TR_ROWLEN) floats.
+// (t - t0)] = V. `tr` holds 6 rows of TR_ROWLEN floats.
 //
-// The tiles go by runs of at most PACK_LANES, whatever rows of tiles they span, so that the
-// lanes stay full when the rows of tiles are short (small images, deep layers). A run is cut
-// into segments, one per row of tiles it touches. The column pass of segment s, whose first
-// tile is lane l of the run, writes its columns at 4 l of `tr`: the phases x mod 4 of every
+// The tiles go by runs cut into segments (wino_segments). The column pass of segment s, whose
+// first tile is lane l of the run, writes its columns at 4 l of `tr`: the phases x mod 4 of every
 // tile of the run then lie one after another, as in a single long row, and the row pass reads
 // them across the segments. The two columns past a segment's last tile (4 n and 4 n + 1 from
 // its start), which the next segment's columns overwrite, are kept aside and put back into
@@ -280,33 +277,26 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                              int c1, float *v, size_t vxs, size_t tbs) {
     const ac_fused_conv *c = p->c;
     const size_t plane = (size_t)c->h * c->w;
-    const int rl = p->rowlen;
+    const int rl = TR_ROWLEN;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
-    AC_ASSERT(rl >= TR_ROWLEN);
-    int sg_lane[PACK_LANES], sg_n[PACK_LANES], sg_xs[PACK_LANES], sg_ys[PACK_LANES][6];
+    wino_seg sg[PACK_LANES];
+    int ys[PACK_LANES][6];  // per segment: the source rows of its 6 input rows (-1: zeros)
     float over[PACK_LANES][6][2];
     for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
         const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
-        int nsg = 0;
-        for (int t = k0; t < k1; nsg++) {
-            const int i = t / p->tw, ja = t % p->tw, n = AC_MIN(p->tw - ja, k1 - t);
-            sg_lane[nsg] = t - k0;
-            sg_n[nsg] = n;
-            sg_xs[nsg] = 4 * ja - c->pad;
+        const int nsg = wino_segments(p->tw, k0, k1, sg);
+        for (int s = 0; s < nsg; s++)
             for (int r = 0; r < 6; r++)
-                sg_ys[nsg][r] = map_coord(4 * i + r - c->pad, c->h, c->pad, c->mode);
-            t += n;
-        }
+                ys[s][r] = map_coord(4 * sg[s].i + r - c->pad, c->h, c->pad, c->mode);
         for (int ci = c0; ci < c1; ci++) {
             const float *src = xn + (size_t)ci * plane;
             for (int s = 0; s < nsg; s++) {
                 // Columns xs .. xs + 4 n + 2 of the segment, in whole vectors (stale finite
                 // values past them reach only unused lanes)
-                const int n = sg_n[s], xs = sg_xs[s], ncols = ceil_div(4 * n + 2, VL) * VL;
-                float *out = tr + 4 * sg_lane[s];
+                const int n = sg[s].n, xs = 4 * sg[s].ja - c->pad, ncols = ceil_div(4 * n + 2, VL) * VL;
+                float *out = tr + 4 * sg[s].lane;
                 const float *row[6];
-                for (int r = 0; r < 6; r++)
-                    row[r] = sg_ys[s][r] >= 0 ? src + (size_t)sg_ys[s][r] * c->w : NULL;
+                for (int r = 0; r < 6; r++) row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
                 for (int k = 0; k < ncols; k += VL) {  // down the columns
                     const int x = xs + k;
                     ac_vf d[6], o[6];
@@ -344,8 +334,8 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                     d[4] = __builtin_shuffle(d[0], next, sh0);
                     d[5] = __builtin_shuffle(d[1], next, sh1);
                     // segments that end in this vector: their last tiles take the kept columns
-                    for (; s < nsg && sg_lane[s] + sg_n[s] <= VL * (q + 1); s++) {
-                        const ac_vi at = ac_viota() == sg_lane[s] + sg_n[s] - 1 - VL * q;
+                    for (; s < nsg && sg[s].lane + sg[s].n <= VL * (q + 1); s++) {
+                        const ac_vi at = ac_viota() == sg[s].lane + sg[s].n - 1 - VL * q;
                         d[4] = ac_vselect(at, ac_vsplat(over[s][r][0]), d[4]);
                         d[5] = ac_vselect(at, ac_vsplat(over[s][r][1]), d[5]);
                     }
@@ -448,8 +438,8 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
 
 // Output channels [co0, co1) of image n for the tiles [t0, t1), from
 // m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 16 VL floats.
-// As in the input transform, the tiles go by runs of at most PACK_LANES across the rows of
-// tiles: each vector of lanes is transformed once, and its 4 VL output columns (per output row)
+// As in the input transform, the tiles go by runs cut into segments (wino_segments): each
+// vector of lanes is transformed once, and its 4 VL output columns (per output row)
 // are stored piece by piece, one piece per row of tiles the vector touches (whole vectors,
 // with the epilogue in registers, where a piece is a whole vector).
 static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
@@ -457,17 +447,10 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
     const ac_fused_conv *c = p->c;
     const ac_conv_epilogue *ep = &c->ep;
     const size_t oplane = (size_t)p->oh * p->ow;
-    int sg_lane[PACK_LANES + 1], sg_i[PACK_LANES], sg_ja[PACK_LANES];
+    wino_seg sg[PACK_LANES];
     for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
         const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
-        int nsg = 0;
-        for (int t = k0; t < k1; nsg++) {
-            sg_lane[nsg] = t - k0;
-            sg_i[nsg] = t / p->tw;
-            sg_ja[nsg] = t % p->tw;
-            t += AC_MIN(p->tw - sg_ja[nsg], k1 - t);
-        }
-        sg_lane[nsg] = k1 - k0;
+        const int nsg = wino_segments(p->tw, k0, k1, sg);
         for (int co = co0; co < co1; co++) {
             const float *mrow = m + (size_t)(co - co0) * p->mcs + (k0 - t0);
             const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
@@ -493,14 +476,15 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                 for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
                 const int q0 = VL * q, q1 = q0 + VL;
                 // pieces other than a whole vector are stored from tmp (once for all of them)
-                if (!(sg_lane[s] <= q0 && sg_lane[s + 1] >= q1 &&
-                      4 * (sg_ja[s] + q0 - sg_lane[s] + VL) <= p->ow))
+                if (!(sg[s].lane <= q0 && sg[s].lane + sg[s].n >= q1 &&
+                      4 * (sg[s].ja + q0 - sg[s].lane + VL) <= p->ow))
                     for (int r = 0; r < 4; r++)
                         for (int k = 0; k < 4; k++) ac_vstore(tmp + (4 * r + k) * VL, rows[r][k]);
-                for (; s < nsg && sg_lane[s] < q1; s++) {
+                for (; s < nsg && sg[s].lane < q1; s++) {
                     // the piece of segment s in this vector: lanes [a, b)
-                    const int a = AC_MAX(sg_lane[s], q0), b = AC_MIN(sg_lane[s + 1], q1);
-                    const int i = sg_i[s], x0 = 4 * (sg_ja[s] + a - sg_lane[s]);
+                    const int end = sg[s].lane + sg[s].n;
+                    const int a = AC_MAX(sg[s].lane, q0), b = AC_MIN(end, q1);
+                    const int i = sg[s].i, x0 = 4 * (sg[s].ja + a - sg[s].lane);
                     const int ncol = AC_MIN(4 * (b - a), p->ow - x0);
                     const int nrow = AC_MIN(4, p->oh - 4 * i);
                     for (int r = 0; r < nrow; r++) {
@@ -517,7 +501,7 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                         finish_row(ep, bias, src, yp + at, rp ? rp + at : NULL,
                                    ap ? ap + at : NULL, sp ? sp + at : NULL, ncol);
                     }
-                    if (sg_lane[s + 1] > q1) break;  // the segment goes on in the next vector
+                    if (end > q1) break;  // the segment goes on in the next vector
                 }
             }
         }
@@ -549,7 +533,7 @@ static void run_blocked(const plan *p, int threads) {
         // each thread zeroes its own scratch: lanes past a block's last tile are read (never
         // used); keep them finite
         memset(v, 0, p->thread_floats * sizeof(float));
-        float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen;
+        float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)TR_ROWLEN;
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
@@ -570,8 +554,8 @@ static void run_blocked(const plan *p, int threads) {
     ac_cpu_ws_free(all);
 }
 
-// The output transform reads whole vectors from where each row of tiles starts: up to VL - 1
-// lanes past the nl vectors that multiply() writes. Those lanes (thrown away) are zeroed in
+// The output transform reads whole vectors from each image's first tile: up to VL - 1 lanes
+// past the nl vectors that multiply() writes. Those lanes (thrown away) are zeroed in
 // the nco output channels' rows of M, so that they hold finite values (tbs >= nl VL + VL).
 static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
     AC_ASSERT(nl * VL + VL <= p->tbs);
@@ -605,11 +589,11 @@ static void run_whole(const plan *p, int threads) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
-        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)p->rowlen, *ub = tmp + 4 * 4 * VL;
+        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)TR_ROWLEN, *ub = tmp + 4 * 4 * VL;
         // The transform rows are read past what is written (stale lanes): finite. M and the U
         // chunk are written before they are read, but for the vector of M after an item's
         // lanes, zeroed per item below.
-        memset(tr, 0, (6 * (size_t)p->rowlen + 4 * 4 * VL) * sizeof(float));
+        memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);

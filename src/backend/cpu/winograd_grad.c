@@ -35,38 +35,29 @@ static inline void a4(const ac_vf u[4], ac_vf o[6]) {
 
 // For every tile of image dyn (channels [c0, c1) of dy, oh x ow):
 // out[xi * xs + (co - c0) * tbs + t] = (A dY A^T)[xi], dY the tile's 4x4 values (zero past the
-// edges). `tr` holds 6 rows of p->rowlen (>= TR_ROWLEN) floats. As in the forward's input
-// transform, the tiles go by runs of at most PACK_LANES across the rows of tiles: each row of
-// tiles a run touches has its columns transformed at 4 l of `tr` (l its first tile's lane in
-// the run), and the row pass reads the run as one long row (dy tiles do not overlap).
+// edges). `tr` holds 6 rows of TR_ROWLEN floats. As in the forward's input transform, the
+// tiles go by runs cut into segments (wino_segments): each segment has its columns
+// transformed at 4 l of `tr` (l its first tile's lane in the run), and the row pass reads the
+// run as one long row (dy tiles do not overlap).
 static void dy_transform(const plan *p, float *tr, const float *dyn, int c0, int c1, float *out,
                          size_t xs, size_t tbs) {
-    const int rl = p->rowlen;
+    const int rl = TR_ROWLEN;
     const size_t plane = (size_t)p->oh * p->ow;
-    AC_ASSERT(rl >= TR_ROWLEN);
-    int sg_lane[PACK_LANES], sg_n[PACK_LANES], sg_i[PACK_LANES], sg_x[PACK_LANES];
+    wino_seg sg[PACK_LANES];
     for (int k0 = 0; k0 < p->ntile; k0 += PACK_LANES) {
         const int k1 = AC_MIN(p->ntile, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
-        int nsg = 0;
-        for (int t = k0; t < k1; nsg++) {
-            const int ja = t % p->tw;
-            sg_lane[nsg] = t - k0;
-            sg_n[nsg] = AC_MIN(p->tw - ja, k1 - t);
-            sg_i[nsg] = t / p->tw;
-            sg_x[nsg] = 4 * ja;
-            t += sg_n[nsg];
-        }
+        const int nsg = wino_segments(p->tw, k0, k1, sg);
         for (int co = c0; co < c1; co++) {
             const float *src = dyn + (size_t)co * plane;
             for (int s = 0; s < nsg; s++) {
                 const float *row[4];
                 for (int r = 0; r < 4; r++) {
-                    const int y = 4 * sg_i[s] + r;
+                    const int y = 4 * sg[s].i + r;
                     row[r] = y < p->oh ? src + (size_t)y * p->ow : NULL;
                 }
-                float *o = tr + 4 * sg_lane[s];
-                for (int k = 0; k < 4 * sg_n[s]; k += VL) {  // down the columns
-                    const int x = sg_x[s] + k;
+                float *o = tr + 4 * sg[s].lane;
+                for (int k = 0; k < 4 * sg[s].n; k += VL) {  // down the columns
+                    const int x = 4 * sg[s].ja + k;
                     ac_vf u[4], t6[6];
                     for (int r = 0; r < 4; r++)
                         u[r] = !row[r] ? ac_vsplat(0.0f)
@@ -110,7 +101,6 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
     p.th = ceil_div(p.oh, 4);
     p.tw = ceil_div(p.ow, 4);
     p.ntile = p.th * p.tw;
-    p.rowlen = TR_ROWLEN;
     // Images per group: the tiles of a group are the lanes of one GEMM (a longer reduction);
     // the transformed inputs and gradients of a group within GROUP_BYTES.
     int per = c->n;
@@ -123,7 +113,7 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
     // same cache sets)
     const size_t mxs = odd_lines((size_t)c->cout, c->cin);
     const int T = ac_cpu_conv_threads();
-    const size_t per_thread = 6 * (size_t)p.rowlen;
+    const size_t per_thread = 6 * (size_t)TR_ROWLEN;
     float *xh = ac_cpu_ws_alloc((size_t)NXI * xxs * sizeof(float));
     float *dh = ac_cpu_ws_alloc((size_t)NXI * dxs * sizeof(float));
     float *m = ac_cpu_ws_alloc((size_t)NXI * mxs * sizeof(float));

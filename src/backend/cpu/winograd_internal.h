@@ -28,7 +28,7 @@
 #define CHUNK_OUT 64  // output channels per work item (at most)
 #define SCRATCH_BUDGET (256 * 1024)  // bytes of V and M per thread, about a share of L2
 #define PACK_LANES (8 * VL)  // tiles per run of the input transform
-#define TR_ROWLEN (4 * PACK_LANES + 2 * VL)  // floats per row of its column pass, at least
+#define TR_ROWLEN (4 * PACK_LANES + 2 * VL)  // floats per row of the transforms' column pass
 
 // ---------------------------------------------------------------- shuffles
 
@@ -96,12 +96,31 @@ typedef struct plan {
     int cok, ncoc;        // output channels per item (multiple of CB), number of such blocks
     int ncb;              // output channel blocks of CB in all
     int nblk, items;
-    int rowlen;           // floats per row of the column-transform buffer (>= TR_ROWLEN)
     size_t v_floats, m_floats, u_floats, thread_floats;
     float *u;             // [NXI][ncb][cin][CB] (NULL when fuse_u)
 } plan;
 
 static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// The transforms take tiles by runs of at most PACK_LANES, whatever rows of tiles they span,
+// so that the lanes stay full when the rows of tiles are short. A run [k0, k1) is cut into
+// segments, one per row of tiles it touches: segment s holds the n tiles from column ja of
+// the row of tiles i, at lanes [lane, lane + n) of the run.
+typedef struct wino_seg {
+    int lane, n, i, ja;
+} wino_seg;
+
+// The segments of the run [k0, k1) (k1 - k0 <= PACK_LANES) for rows of tw tiles; returns
+// their count.
+static inline int wino_segments(int tw, int k0, int k1, wino_seg sg[PACK_LANES]) {
+    int nsg = 0;
+    for (int t = k0; t < k1; nsg++) {
+        const int ja = t % tw, n = AC_MIN(tw - ja, k1 - t);
+        sg[nsg] = (wino_seg){.lane = t - k0, .n = n, .i = t / tw, .ja = ja};
+        t += n;
+    }
+    return nsg;
+}
 
 // rows * tbs floats, plus one cache line when that makes the count of lines even: the kernels
 // walk the 36 transformed positions or the channels at this stride, and an odd number of
@@ -132,8 +151,8 @@ static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
 
 // For the tiles [t0, t1) of image xn (tile t = row t / tw, column t % tw) and channels
 // [c0, c1): v[xi * vxs + (ci - c0) * tbs + (t - t0)] = (B^T d B)[xi] of the tile's 6x6 input
-// (padding applied). `tr` holds 6 rows of p->rowlen floats. Uses p->c (x geometry, padding),
-// p->tw and p->rowlen only. The vector stores of a row of tiles spill up to VL - 1 lanes past
+// (padding applied). `tr` holds 6 rows of TR_ROWLEN floats. Uses p->c (x geometry, padding)
+// and p->tw only. The vector stores of a row of tiles spill up to VL - 1 lanes past
 // its last tile (into lanes a later row overwrites, or padding).
 void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                              int c1, float *v, size_t vxs, size_t tbs);
