@@ -235,12 +235,15 @@ static void test_blocks_fused(void) {
     // skips of the blocks' outputs: half and twice the size
     ac_tensor *ha = rand_t(&r, 2, 4, 6, 7, 1.0f), *hs = rand_t(&r, 2, 4, 6, 7, 1.0f);
     ac_tensor *ta = rand_t(&r, 2, 4, 24, 28, 1.0f), *ts = rand_t(&r, 2, 4, 24, 28, 1.0f);
+    // wide rows: the transposed convolution's interleaved stores take whole vectors
+    ac_tensor *xw = rand_t(&r, 1, 6, 4, 40, 1.0f);
+    ac_tensor *wa = rand_t(&r, 1, 4, 8, 80, 1.0f), *ws = rand_t(&r, 1, 4, 8, 80, 1.0f);
     ac_params_set_trainable(p, true);  // recording graph: tape nodes
     ac_graph *gr = ac_graph_new(true), *gi = ac_graph_new(false);
     struct {
         const char *name;
         ac_tensor *rec, *inf;
-    } out[10] = {
+    } out[11] = {
         {"resblock", ac_resblock_forward(&rb, gr, x), ac_resblock_forward(&rb, gi, x)},
         {"rdb", ac_rdb_forward(&rdb, gr, x), ac_rdb_forward(&rdb, gi, x)},
         {"conv layer s2", ac_conv_layer_forward(&cl, gr, x), ac_conv_layer_forward(&cl, gi, x)},
@@ -249,11 +252,12 @@ static void test_blocks_fused(void) {
         {"conv block - sub", ac_conv_block_forward(&cb, gr, x, NULL, hs), ac_conv_block_forward(&cb, gi, x, NULL, hs)},
         {"deconv block", ac_conv_block_forward(&db, gr, x, NULL, NULL), ac_conv_block_forward(&db, gi, x, NULL, NULL)},
         {"deconv block + add - sub", ac_conv_block_forward(&db, gr, x, ta, ts), ac_conv_block_forward(&db, gi, x, ta, ts)},
+        {"deconv block + add - sub, wide", ac_conv_block_forward(&db, gr, xw, wa, ws), ac_conv_block_forward(&db, gi, xw, wa, ws)},
         {"seq + x", ac_res_seq_skip_forward(&seq, gr, x, NULL), ac_res_seq_skip_forward(&seq, gi, x, NULL)},
         {"seq + x - sub", ac_res_seq_skip_forward(&seq, gr, x, sb), ac_res_seq_skip_forward(&seq, gi, x, sb)},
     };
     CHECK(ac_graph_node_count(gr) > 4);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 11; i++) {
         CHECK(ac_same_shape(out[i].rec, out[i].inf));
         t_close(out[i].name, out[i].inf->data, out[i].rec->data, ac_numel(out[i].rec), 1e-5, 1e-5);
     }
@@ -268,8 +272,8 @@ static void test_blocks_fused(void) {
     ac_graph_free(gi);
     ac_tensor_free(x);
     ac_tensor_free(sb);
-    ac_tensor *skips[4] = {ha, hs, ta, ts};
-    for (int i = 0; i < 4; i++) ac_tensor_free(skips[i]);
+    ac_tensor *skips[7] = {ha, hs, ta, ts, xw, wa, ws};
+    for (int i = 0; i < 7; i++) ac_tensor_free(skips[i]);
     ac_res_seq_free(&seq);
     ac_params_free(p);
 }

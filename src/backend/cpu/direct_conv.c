@@ -75,14 +75,19 @@ typedef struct grid {
     size_t yrs, ycs, yorg;   // ... stored at Y yrs + X ycs + yorg within the output channel
 } grid;
 
-// The skip tensors of an epilogue (residual, add, sub) from offset off, NULL where absent.
+// The skip tensors of an epilogue (residual, add, sub), NULL where absent.
 typedef struct skips {
     const float *res, *add, *sub;
 } skips;
 
+// k moved on by off floats
+static skips skips_from(skips k, size_t off) {
+    return (skips){k.res ? k.res + off : NULL, k.add ? k.add + off : NULL,
+                   k.sub ? k.sub + off : NULL};
+}
+
 static skips skips_at(const ac_conv_epilogue *ep, size_t off) {
-    return (skips){ep->residual ? ep->residual + off : NULL, ep->add ? ep->add + off : NULL,
-                   ep->sub ? ep->sub + off : NULL};
+    return skips_from((skips){ep->residual, ep->add, ep->sub}, off);
 }
 
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d, bias, activation
@@ -148,6 +153,14 @@ static inline float with_skips(const skips *k, float v, size_t i) {
     return v;
 }
 
+// The same for the vector of output elements i .. i + VL.
+static inline ac_vf with_skips_v(const skips *k, ac_vf v, size_t i) {
+    if (k->res) v = ac_vload(k->res + i) + v;
+    if (k->add) v = v + ac_vload(k->add + i);
+    if (k->sub) v = v - ac_vload(k->sub + i);
+    return v;
+}
+
 // Lanes [j0, j0 + NVL) of output channels [cb CB, cb CB + CB) of grid d into y (channel 0 of
 // one image; oplane floats per channel), the skips (residual, add, sub; channel 0 of the image)
 // applied at the output positions. `tmp` holds CB NVL + ntap (NVL + 2) floats.
@@ -167,8 +180,7 @@ static void run_lanes(const grid *d, int cb, long j0, const ac_fused_conv *c, fl
     for (int r = 0; r < nco; r++) {
         const size_t co_off = (size_t)(cb * CB + r) * oplane;
         float *yc = y + co_off;
-        const skips kc = {sk->res ? sk->res + co_off : NULL, sk->add ? sk->add + co_off : NULL,
-                          sk->sub ? sk->sub + co_off : NULL};
+        const skips kc = skips_from(*sk, co_off);
         const float *src = tmp + r * NVL;
         for (int k = 0; k < nrun; k++) {
             const float *s = src + run_l[k];
@@ -206,28 +218,13 @@ static void run_lanes_pair(const grid *d0, const grid *d1, int cb, long j0,
             const size_t at = co_off + run_at[k];
             const int n = AC_MIN(2 * run_n[k], ow - 2 * run_x[k]);
             float *dst = yc + run_at[k];
-            const float *rr = sk->res ? sk->res + at : NULL, *ad = sk->add ? sk->add + at : NULL;
-            const float *sb = sk->sub ? sk->sub + at : NULL;
+            const skips kr = skips_from(*sk, at);
             int i = 0;
             for (; i + 2 * VL <= n; i += 2 * VL) {  // VL pairs: two vectors of output
                 const ac_vf a = ac_vload(s0 + i / 2), b = ac_vload(s1 + i / 2);
-                ac_vf lo = ac_vzip_lo(a, b), hi = ac_vzip_hi(a, b);
-                if (rr) {
-                    lo = ac_vload(rr + i) + lo;
-                    hi = ac_vload(rr + i + VL) + hi;
-                }
-                if (ad) {
-                    lo += ac_vload(ad + i);
-                    hi += ac_vload(ad + i + VL);
-                }
-                if (sb) {
-                    lo -= ac_vload(sb + i);
-                    hi -= ac_vload(sb + i + VL);
-                }
-                ac_vstore(dst + i, lo);
-                ac_vstore(dst + i + VL, hi);
+                ac_vstore(dst + i, with_skips_v(&kr, ac_vzip_lo(a, b), (size_t)i));
+                ac_vstore(dst + i + VL, with_skips_v(&kr, ac_vzip_hi(a, b), (size_t)i + VL));
             }
-            const skips kr = {rr, ad, sb};
             for (; i < n; i++) dst[i] = with_skips(&kr, (i % 2 ? s1 : s0)[i / 2], (size_t)i);
         }
     }
