@@ -280,14 +280,30 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
     const int rl = TR_ROWLEN;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
     wino_seg sg[PACK_LANES];
-    int ys[PACK_LANES][6];  // per segment: the source rows of its 6 input rows (-1: zeros)
+    // per segment: the source rows of its 6 input rows (-1: zeros), and its reflected columns
+    // (reflection padding, at most 2 pad): column `col` of its column pass reads `from`
+    int ys[PACK_LANES][6], nrefl[PACK_LANES];
+    struct {
+        int col, from;
+    } refl[PACK_LANES][4];
     float over[PACK_LANES][6][2];
     for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
         const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
         const int nsg = wino_segments(p->tw, k0, k1, sg);
-        for (int s = 0; s < nsg; s++)
+        for (int s = 0; s < nsg; s++) {
             for (int r = 0; r < 6; r++)
                 ys[s][r] = map_coord(4 * sg[s].i + r - c->pad, c->h, c->pad, c->mode);
+            nrefl[s] = 0;
+            const int xs = 4 * sg[s].ja - c->pad;
+            for (int col = 0; c->mode == AC_PAD_REFLECT && col < 4 * sg[s].n + 2; col++) {
+                const int x = xs + col, m = map_coord(x, c->w, c->pad, c->mode);
+                if ((x < 0 || x >= c->w) && m >= 0) {
+                    AC_ASSERT(nrefl[s] < 4);
+                    refl[s][nrefl[s]].col = col;
+                    refl[s][nrefl[s]++].from = m;
+                }
+            }
+        }
         for (int ci = c0; ci < c1; ci++) {
             const float *src = xn + (size_t)ci * plane;
             for (int s = 0; s < nsg; s++) {
@@ -305,15 +321,13 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                     } else {  // an edge: the row's part, then the reflected lanes
                         for (int r = 0; r < 6; r++)
                             d[r] = row[r] ? ac_vload_range(row[r], x, c->w) : ac_vsplat(0.0f);
-                        if (c->mode == AC_PAD_REFLECT)
-                            for (int l = 0; l < VL; l++) {
-                                if (x + l >= 0 && x + l < c->w) continue;
-                                const int m = map_coord(x + l, c->w, c->pad, c->mode);
-                                if (m < 0) continue;
-                                const ac_vi at = ac_viota() == l;
-                                for (int r = 0; r < 6; r++)
-                                    if (row[r]) d[r] = ac_vselect(at, ac_vsplat(row[r][m]), d[r]);
-                            }
+                        for (int e = 0; e < nrefl[s]; e++) {
+                            const int l = refl[s][e].col - k, m = refl[s][e].from;
+                            if (l < 0 || l >= VL) continue;
+                            const ac_vi at = ac_viota() == l;
+                            for (int r = 0; r < 6; r++)
+                                if (row[r]) d[r] = ac_vselect(at, ac_vsplat(row[r][m]), d[r]);
+                        }
                     }
                     bt6(d, o);
                     for (int r = 0; r < 6; r++) ac_vstore(out + r * rl + k, o[r]);
