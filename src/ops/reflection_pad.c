@@ -33,8 +33,14 @@ void ac_cpu_reflection_pad_forward(size_t nc, int h, int w, int top, int bottom,
     }
 }
 
+static void add_row(float *restrict x, const float *restrict y, int w) {
+    for (int i = 0; i < w; i++) x[i] += y[i];
+}
+
 // dy: (nc, h + top + bottom, w + left + right) -> dx: (nc, h, w), accumulated in output
-// scan order within each plane (planes are independent, so the result does not depend on threads)
+// scan order within each plane (planes are independent, so the result does not depend on threads).
+// A row's left border, its interior (one contiguous add the compiler vectorises) and its right
+// border are added in that order, which is the scan order.
 void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left,
                                     int right, const float *dy, float *dx) {
     int oh = h + top + bottom, ow = w + left + right;
@@ -46,7 +52,9 @@ void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom
         for (int oy = 0; oy < oh; oy++) {
             float *xr = xp + (size_t)reflect(oy - top, h) * (size_t)w;
             const float *yr = yp + (size_t)oy * (size_t)ow;
-            for (int ox = 0; ox < ow; ox++) xr[reflect(ox - left, w)] += yr[ox];
+            for (int ox = 0; ox < left; ox++) xr[left - ox] += yr[ox];  // reflect(ox - left)
+            add_row(xr, yr + left, w);
+            for (int ox = 0; ox < right; ox++) xr[w - 2 - ox] += yr[left + w + ox];
         }
     }
 }
