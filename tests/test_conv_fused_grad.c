@@ -6,11 +6,13 @@
 // - against finite differences of the forward (without activation: see check_cfg);
 // - against the op-by-op composition (reflection_pad, conv2d, relu/prelu, scale, add, sub)
 //   that the model ran before, to float rounding;
-// and the same for 1 and 2 threads (the data gradient bit for bit).
+// and the same for 1 and 2 threads (the data gradient bit for bit). The RDB's dense layers,
+// which read a channel prefix and write a channel slice of one tensor, against concatenation.
 #include <omp.h>
 #include <string.h>
 
 #include "backend/backend.h"
+#include "model/net_blocks.h"
 #include "ops/ops.h"
 #include "testlib.h"
 
@@ -134,9 +136,71 @@ static void test_recorded_fused_conv(void) {
     }
 }
 
+// The RDB op by op: each dense layer a convolution, a ReLU and a concatenation.
+static ac_tensor *rdb_ops(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
+    ac_tensor *cur = x;
+    for (int i = 0; i < AC_RDB_LAYERS; i++) {
+        ac_tensor *parts[2] = {cur, ac_relu(g, ac_conv2d(g, cur, r->dense[i], NULL, 1, 1))};
+        cur = ac_concat(g, parts, 2, 1);
+    }
+    return ac_add(g, ac_conv2d(g, cur, r->conv1x1, NULL, 1, 0), x);
+}
+
+// Gradients of x and of every parameter after a backward seeded with proj.
+static void rdb_grads(const ac_rdb *r, ac_params *p, ac_tensor *x, bool slices,
+                      const float *proj, float **out) {
+    ac_tensor_zero_grad(x);
+    for (int i = 0; i < p->count; i++) ac_tensor_zero_grad(p->items[i].tensor);
+    ac_graph *g = ac_graph_new(true);
+    ac_tensor *y = slices ? ac_rdb_forward(r, g, x) : rdb_ops(r, g, x);
+    ac_backward_seeded(g, y, proj);
+    for (int i = 0; i <= p->count; i++) {
+        const ac_tensor *t = i < p->count ? p->items[i].tensor : x;
+        out[i] = malloc(ac_numel(t) * sizeof(float));
+        memcpy(out[i], t->grad, ac_numel(t) * sizeof(float));
+    }
+    ac_graph_free(g);
+}
+
+static void test_recorded_rdb(void) {
+    ac_rng r;
+    ac_rng_seed(&r, 78);
+    ac_params *p = ac_params_new();
+    ac_rdb rdb;
+    ac_rdb_init(&rdb, p, "rdb", 5, 3);
+    ac_params_init(p, &r);
+    ac_params_set_trainable(p, true);
+    int xs[4] = {3, 5, 9, 11};  // several images: the slices' batch strides matter
+    ac_tensor *x = rand_t(&r, 4, xs, 1.0f);
+    ac_tensor_enable_grad(x);
+    const size_t n = ac_numel(x);
+    float *proj = malloc(n * sizeof(float));
+    t_fill_uniform(&r, proj, n, -1.0f, 1.0f);
+    float **gs = malloc((size_t)(p->count + 1) * sizeof *gs), **go = malloc((size_t)(p->count + 1) * sizeof *go);
+    float **g1 = malloc((size_t)(p->count + 1) * sizeof *g1);
+    rdb_grads(&rdb, p, x, true, proj, gs);
+    rdb_grads(&rdb, p, x, false, proj, go);
+    ac_set_threads(1);
+    rdb_grads(&rdb, p, x, true, proj, g1);
+    ac_set_threads(2);
+    for (int i = 0; i <= p->count; i++) {
+        const ac_tensor *t = i < p->count ? p->items[i].tensor : x;
+        char what[160];
+        snprintf(what, sizeof what, "rdb %s: slices vs concatenation", i < p->count ? p->items[i].name : "x");
+        t_close(what, gs[i], go[i], ac_numel(t), 1e-5, 1e-5);
+        snprintf(what, sizeof what, "rdb %s: 1 vs 2 threads", i < p->count ? p->items[i].name : "x");
+        t_close(what, g1[i], gs[i], ac_numel(t), 1e-6, 1e-6);
+        free(gs[i]), free(go[i]), free(g1[i]);
+    }
+    free(gs), free(go), free(g1), free(proj);
+    ac_tensor_free(x);
+    ac_params_free(p);
+}
+
 int main(void) {
     ac_backend_cpu();
     ac_set_threads(2);
     RUN(test_recorded_fused_conv);
+    RUN(test_recorded_rdb);
     return ac_test_finish();
 }

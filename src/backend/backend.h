@@ -66,12 +66,15 @@ typedef struct ac_backend {
     void (*conv2d_backward)(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
     void (*conv2d_fused)(const ac_fused_conv *c);
-    // The backward of a recorded conv2d_fused: c as in the forward (x with x_batch = cin h w,
-    // weight, geometry, padding mode, ep.act, ep.slope, ep.scale; y, bias, residual, add and
-    // sub unused), dy (n, cout, oh, ow) the gradient of its output y. act_in: the input of the
-    // activation (sum + bias) for PReLU; for ReLU that or y when nothing follows the ReLU;
-    // unused without activation. Accumulates the gradients of x, weight, bias and the PReLU
-    // slope (each may be NULL), not those of residual, add and sub (each receives dy).
+    // The backward of a recorded conv2d_fused: c as in the forward (x and x_batch, weight,
+    // geometry, padding mode, ep.act, ep.slope, ep.scale; y, bias, residual, add and sub
+    // unused), dy the gradient of its output y, laid out as y (image n at n y_batch, or packed
+    // when y_batch is 0). act_in (y's layout): the input of the activation (sum + bias) for
+    // PReLU; for ReLU that or y when nothing follows the ReLU; unused without activation.
+    // Accumulates the gradients of x (dx laid out as x), weight, bias and the PReLU slope (each
+    // may be NULL), not those of residual, add and sub (each receives dy). x a channel prefix
+    // (x_batch > cin h w) or y a slice (y_batch > cout oh ow) needs zero padding (or none) and
+    // no PReLU.
     void (*conv2d_fused_backward)(const ac_fused_conv *c, const float *act_in, const float *dy,
                                   float *dx, float *dw, float *db, float *dslope);
     // The epilogue of conv2d_fused on a stored sum (bias included): for i < n,

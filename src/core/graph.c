@@ -232,8 +232,9 @@ void ac_backward_seeded(ac_graph *g, ac_tensor *out, const float *seed) {
         if (!y->grad) continue;
         node->backward(g, node);
         // Every reader of y's gradient (the nodes recorded after this one) has run: its
-        // buffer serves a later gradient. The loss (out) keeps its own.
-        if (y->storage == AC_STORAGE_ARENA && y != out) {
+        // buffer serves a later gradient, unless an earlier node wrote another part of y. The
+        // loss (out) keeps its own.
+        if (y->storage == AC_STORAGE_ARENA && y != out && !node->writes_slice) {
             if (g->n_free_grad == g->cap_free_grad) {
                 g->cap_free_grad = g->cap_free_grad ? 2 * g->cap_free_grad : 64;
                 g->free_grad = ac_xrealloc(g->free_grad, (size_t)g->cap_free_grad * sizeof *g->free_grad);

@@ -28,6 +28,9 @@ struct ac_node {
     int iarg[AC_NODE_MAX_IARGS];  // op-specific integer arguments (stride, padding, ...)
     float farg[AC_NODE_MAX_FARGS];
     void *extra;                  // op-specific data allocated with ac_graph_scratch
+    // The op wrote into a channel slice of `out`, which an earlier node created: out's
+    // gradient stays for the earlier nodes after this node's backward (set by the op).
+    bool writes_slice;
 };
 
 ac_graph *ac_graph_new(bool recording);

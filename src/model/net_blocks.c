@@ -150,8 +150,9 @@ void ac_rdb_init(ac_rdb *r, ac_params *p, const char *prefix, int c, int growth)
     r->conv1x1 = add_conv_weight(p, prefix, "conv_1x1.weight", c, ch, 1, &bound);
 }
 
-// The dense layers write into channel slices of one tensor instead of concatenating.
-static ac_tensor *rdb_forward_fused(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
+// The dense layers write into channel slices of one tensor instead of concatenating, each
+// reading the channels before its slice; recorded or not (the slices are tape nodes then).
+ac_tensor *ac_rdb_forward(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
     const int c = x->shape[1], grow = r->dense[0]->shape[0];
     ac_tensor *buf = ac_graph_tensor4(g, x->shape[0], c + AC_RDB_LAYERS * grow, x->shape[2],
                                       x->shape[3]);
@@ -162,28 +163,6 @@ static ac_tensor *rdb_forward_fused(const ac_rdb *r, ac_graph *g, ac_tensor *x) 
     ac_conv_opts o1 = {.stride = 1, .pad = 0, .mode = AC_PAD_ZERO, .residual = x};
     ac_tensor *y = ac_conv2d_fused(g, buf, r->conv1x1, NULL, &o1, NULL, 0);
     ac_graph_drop(g, buf);
-    return y;
-}
-
-ac_tensor *ac_rdb_forward(const ac_rdb *r, ac_graph *g, ac_tensor *x) {
-    ac_tensor *ts[AC_RDB_LAYERS + 2] = {x, r->conv1x1};
-    for (int i = 0; i < AC_RDB_LAYERS; i++) ts[i + 2] = r->dense[i];
-    if (ac_fused_ok(g, ts, AC_RDB_LAYERS + 2)) return rdb_forward_fused(r, g, x);
-    ac_tensor *cur = x;
-    for (int i = 0; i < AC_RDB_LAYERS; i++) {
-        ac_tensor *c = ac_conv2d(g, cur, r->dense[i], NULL, 1, 1);
-        ac_tensor *a = ac_relu(g, c);
-        ac_graph_drop(g, c);
-        ac_tensor *parts[2] = {cur, a};
-        ac_tensor *next = ac_concat(g, parts, 2, 1);
-        ac_graph_drop(g, a);
-        if (cur != x) ac_graph_drop(g, cur);
-        cur = next;
-    }
-    ac_tensor *f = ac_conv2d(g, cur, r->conv1x1, NULL, 1, 0);
-    ac_graph_drop(g, cur);
-    ac_tensor *y = ac_add(g, f, x);
-    ac_graph_drop(g, f);
     return y;
 }
 

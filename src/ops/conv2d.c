@@ -56,9 +56,10 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
 // convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
 // transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
 // dx_n += fold(W^T dy_n).
-// overwrite: dx = the gradient instead of dx += (dx need not be initialised).
+// overwrite: dx = the gradient instead of dx += (dx need not be initialised). Images of dx lie
+// x_batch floats apart (cin h w, or more when x is a channel prefix of a larger tensor).
 static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const float *w,
-                          const float *dy, float *dx, bool overwrite) {
+                          const float *dy, float *dx, size_t x_batch, bool overwrite) {
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (ac_cpu_conv_winograd_backward_on() && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
         g->pad <= 2 &&
@@ -72,7 +73,7 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = 3, .kw = 3, .stride = 1, .pad = 2 - g->pad,
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = wt,
-                           .y = dx, .y_batch = g->cin * hw,
+                           .y = dx, .y_batch = x_batch,
                            .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
         ac_cpu_wino_conv3x3(&c);
         ac_cpu_ws_free(wt);
@@ -84,38 +85,46 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
-                           .y = dx, .y_batch = g->cin * hw,
+                           .y = dx, .y_batch = x_batch,
                            .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
         ac_cpu_direct_deconv(&c, op);
         return;
     }
-    if (overwrite) memset(dx, 0, (size_t)g->n * g->cin * hw * sizeof(float));
-    ac_cpu_conv_gemm_fold(pg, g->n, g->cout, w, dy, g->cout * ohw, dx, g->cin * hw);
+    if (overwrite)
+        for (int n = 0; n < g->n; n++) memset(dx + (size_t)n * x_batch, 0, (size_t)g->cin * hw * sizeof(float));
+    ac_cpu_conv_gemm_fold(pg, g->n, g->cout, w, dy, g->cout * ohw, dx, x_batch);
 }
 
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db) {
+    ac_cpu_conv2d_backward_strided(g, x, (size_t)g->cin * g->h * g->w, w, dy, dx, dw, db);
+}
+
+void ac_cpu_conv2d_backward_strided(const ac_conv_geom *g, const float *x, size_t x_batch,
+                                    const float *w, const float *dy, float *dx, float *dw,
+                                    float *db) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    AC_ASSERT(x_batch >= (size_t)g->cin * hw);
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
     // dW (cout, K) += sum_n dy_n (cout, ohw) unfold(x_n)^T; 3x3 stride 1 by Winograd
     if (dw && ac_cpu_conv_winograd_backward_on() &&
         ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
         ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
                            .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO,
-                           .x = x, .x_batch = g->cin * hw};
+                           .x = x, .x_batch = x_batch};
         ac_cpu_wino_weight_grad(&c, dy, g->cout * ohw, dw);
     } else if (dw) {
-        ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, g->cin * hw, dw);
+        ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, x_batch, dw);
     }
-    if (dx) backward_data(g, &pg, w, dy, dx, false);
+    if (dx) backward_data(g, &pg, w, dy, dx, x_batch, false);
 }
 
 void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,
                                  bool overwrite) {
     const ac_patch_geom pg = conv_patches(g);
-    backward_data(g, &pg, w, dy, dx, overwrite);
+    backward_data(g, &pg, w, dy, dx, (size_t)g->cin * g->h * g->w, overwrite);
 }
 
 static ac_conv_geom conv_geom(const ac_tensor *x, const ac_tensor *w, int stride, int pad) {

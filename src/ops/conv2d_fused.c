@@ -3,7 +3,8 @@
 // recording graph it is one node whose backward (backend conv2d_fused_backward) takes the
 // epilogue's derivative and the convolution's without padded copies; a PReLU (or a ReLU
 // followed by more of the epilogue) keeps its input, the sum, as a second activation, and the
-// epilogue then runs as a pass of its own.
+// epilogue then runs as a pass of its own. Recorded, it may also read a channel prefix of x and
+// write a channel slice of another tensor (an RDB's dense layers; see ac_copy_into).
 #include "ops/ops.h"
 
 bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
@@ -14,10 +15,12 @@ bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
 }
 
 // node->in = {x, w, b, slope, residual, add, sub} (NULL where absent), iarg = {stride, pad,
-// mode, act}, farg = {scale}, extra = the stored sum (the activation's input) or NULL.
+// mode, act, c0}, farg = {scale}, extra = the stored sum (the activation's input) or NULL.
+// The output is channels [c0, c0 + cout) of node->out; the input the first cin channels of x.
 static void fused_backward(ac_graph *g, ac_node *node) {
     ac_tensor *x = node->in[0], *w = node->in[1], *y = node->out;
-    const float *dy = y->grad;
+    const size_t ohw = (size_t)y->shape[2] * y->shape[3], c0 = (size_t)node->iarg[4];
+    const float *dy = y->grad + c0 * ohw;
     const size_t n = ac_numel(y);
     for (int i = 4; i < 7; i++) {  // residual and add receive dy, sub -dy
         float *d = ac_graph_grad(g, node->in[i]);
@@ -28,14 +31,15 @@ static void fused_backward(ac_graph *g, ac_node *node) {
     float *ds = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL;
     if (!dx && !dw && !db && !ds) return;
     const ac_tensor *pre = node->extra;
-    ac_fused_conv c = {.n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+    ac_fused_conv c = {.n = x->shape[0], .cin = w->shape[1], .h = x->shape[2], .w = x->shape[3],
                        .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
                        .stride = node->iarg[0], .pad = node->iarg[1],
                        .mode = (ac_pad_mode)node->iarg[2], .x = x->data,
                        .x_batch = ac_numel(x) / (size_t)x->shape[0], .weight = w->data,
+                       .y_batch = ac_numel(y) / (size_t)y->shape[0],
                        .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
                               .scale = node->farg[0]}};
-    ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data, dy, dx, dw, db, ds);
+    ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data + c0 * ohw, dy, dx, dw, db, ds);
 }
 
 // The call c with the skip add and sub of o: in the epilogue where the backend's kernel takes
@@ -53,7 +57,7 @@ static void run_with_skips(ac_fused_conv *c, const ac_conv_opts *o, ac_tensor *y
 
 // The recording forward of ac_conv2d_fused: c is the call the inference path would make.
 static ac_tensor *record(ac_graph *g, ac_fused_conv *c, ac_tensor *const *in,
-                         const ac_conv_opts *o, ac_tensor *y) {
+                         const ac_conv_opts *o, ac_tensor *y, int c0, bool into) {
     ac_tensor *pre = NULL;
     const bool more = c->ep.scale != 1.0f || o->residual || o->add || o->sub;
     if (c->ep.act == AC_ACT_PRELU || (c->ep.act == AC_ACT_RELU && more)) {
@@ -76,8 +80,10 @@ static ac_tensor *record(ac_graph *g, ac_fused_conv *c, ac_tensor *const *in,
     node->iarg[1] = c->pad;
     node->iarg[2] = (int)c->mode;
     node->iarg[3] = (int)c->ep.act;
+    node->iarg[4] = c0;
     node->farg[0] = c->ep.scale;
     node->extra = pre;
+    node->writes_slice = into;
     return y;
 }
 
@@ -100,8 +106,11 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
     ac_tensor *in[7] = {x, w, b, (ac_tensor *)o->slope, (ac_tensor *)o->residual,
                         (ac_tensor *)o->add, (ac_tensor *)o->sub};
     const bool rec = !ac_fused_ok(g, in, 7);
-    AC_ASSERT_MSG(!rec || (!into && w->shape[1] == x->shape[1]),
-                  "conv2d_fused: a recorded convolution reads all of x and writes a new tensor");
+    AC_ASSERT_MSG(!rec || ((w->shape[1] == x->shape[1] && !into) ||
+                           (o->mode == AC_PAD_ZERO && o->act != AC_ACT_PRELU &&
+                            (o->scale == 0.0f || o->scale == 1.0f))),
+                  "conv2d_fused: a recorded convolution that reads a channel prefix or writes a "
+                  "slice needs zero padding, no PReLU and no scale");
     ac_tensor *y = into;
     if (into) {
         AC_ASSERT_MSG(into->ndim == 4 && into->shape[0] == n && into->shape[2] == oh &&
@@ -126,7 +135,7 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
                               .slope = o->act == AC_ACT_PRELU ? o->slope->data[0] : 0.0f,
                               .scale = o->scale == 0.0f ? 1.0f : o->scale,
                               .residual = o->residual ? o->residual->data : NULL}};
-    if (rec) return record(g, &c, in, o, y);
+    if (rec) return record(g, &c, in, o, y, c0, into != NULL);
     run_with_skips(&c, o, y);
     return y;
 }

@@ -24,9 +24,11 @@ ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_t
 // where the kernel allows (backend.h, ac_fused_conv). Only the first w->shape[1] channels of x
 // are read. With `into` the result is written to channels [c0, c0 + cout) of `into` (same
 // batch and spatial size; no residual then) and `into` is returned; otherwise to a new tensor.
-// When the graph records and an input requires a gradient it is one node of the tape (then x
-// must have exactly w->shape[1] channels and `into` must be NULL), with no padded copy and no
-// separate activation, scale or addition tensors (a PReLU keeps its input).
+// When the graph records and an input requires a gradient it is one node of the tape, with no
+// padded copy and no separate activation, scale or addition tensors (a PReLU keeps its
+// input). Recorded, reading a channel prefix of x or writing into a slice needs zero padding,
+// no PReLU and no scale; `into` must then have been made by ac_copy_into on this graph (the
+// node that creates it), and each slice written once.
 typedef struct ac_conv_opts {
     int stride, pad;
     ac_pad_mode mode;
@@ -39,8 +41,9 @@ typedef struct ac_conv_opts {
 } ac_conv_opts;
 ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                            const ac_conv_opts *o, ac_tensor *into, int c0);
-// Copies src (N, C, H, W) into channels [c0, c0 + C) of dst; returns dst. Inference only, as
-// ac_conv2d_fused.
+// Copies src (N, C, H, W) into channels [c0, c0 + C) of dst, a new activation of g (recorded:
+// src's gradient gets that slice of dst's); returns dst. dst's other channels are for
+// ac_conv2d_fused's slices.
 ac_tensor *ac_copy_into(ac_graph *g, ac_tensor *src, ac_tensor *dst, int c0);
 // Whether a fused op may be used for these tensors on this graph (nothing to record).
 bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n);

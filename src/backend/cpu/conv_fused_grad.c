@@ -79,27 +79,38 @@ static void epilogue_grad(size_t n, const ac_conv_epilogue *ep, const float *act
 void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, const float *dy,
                                   float *dx, float *dw, float *db, float *dslope) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
-    AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w);
+    AC_ASSERT(c->x_batch >= (size_t)c->cin * c->h * c->w);
     const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
     const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
-    const size_t ohw = (size_t)oh * ow, n = (size_t)c->n * c->cout * ohw;
+    const size_t ohw = (size_t)oh * ow, per = (size_t)c->cout * ohw, n = (size_t)c->n * per;
+    const size_t yb = c->y_batch ? c->y_batch : per;  // dy and act_in: images yb floats apart
+    AC_ASSERT(yb >= per);
     const ac_conv_epilogue *ep = &c->ep;
     const float *dz = dy;
     float *tmp = NULL;
-    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f) {
+    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f || yb != per) {
         AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
         tmp = ac_cpu_ws_alloc(n * sizeof(float));
-        epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
+        if (yb == per) {
+            epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
+        } else {  // image by image into a packed dz (the PReLU's slope sum needs one partition)
+            AC_ASSERT(ep->act != AC_ACT_PRELU);
+            for (int i = 0; i < c->n; i++)
+                epilogue_grad(per, ep, act_in ? act_in + (size_t)i * yb : NULL,
+                              dy + (size_t)i * yb, tmp + (size_t)i * per, NULL);
+        }
         dz = tmp;
     }
     if (c->mode == AC_PAD_ZERO || c->pad == 0) {
         const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
                                 .oh = oh, .ow = ow, .kh = c->kh, .kw = c->kw,
                                 .stride = c->stride, .pad = c->pad};
-        if (dx || dw || db) ac_cpu_conv2d_backward(&g, c->x, c->weight, dz, dx, dw, db);
+        if (dx || dw || db)
+            ac_cpu_conv2d_backward_strided(&g, c->x, c->x_batch, c->weight, dz, dx, dw, db);
         ac_cpu_ws_free(tmp);
         return;
     }
+    AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w);
     // Reflection padding: the convolution of the padded input xp (hp x wp) with no padding.
     const int p = c->pad, hp = c->h + 2 * p, wp = c->w + 2 * p;
     const size_t nc = (size_t)c->n * c->cin, plane_p = (size_t)hp * wp;

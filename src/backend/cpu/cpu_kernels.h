@@ -36,6 +36,11 @@ void ac_cpu_direct_conv(const ac_fused_conv *c);
 void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad);
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
+// The same with the images of x and dx x_batch floats apart (x a channel prefix of a larger
+// tensor when x_batch > cin h w).
+void ac_cpu_conv2d_backward_strided(const ac_conv_geom *g, const float *x, size_t x_batch,
+                                    const float *w, const float *dy, float *dx, float *dw,
+                                    float *db);
 // The data gradient alone: dx += (overwrite: dx =) the gradient of x for dy.
 void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,
                                  bool overwrite);
