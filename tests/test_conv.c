@@ -355,9 +355,9 @@ static void shapes_and_tape(void) {
     ac_tensor_free(wt);
 }
 
-// The transposed convolution with its activation in the epilogue (inference) against the
-// transposed convolution and the activation as two recorded ops, for each activation, through
-// the direct kernel and through im2col + GEMM.
+// The transposed convolution with its activation in the epilogue (inference, and recorded as
+// one node) against the transposed convolution and the activation as two recorded ops, for
+// each activation, through the direct kernel and through im2col + GEMM.
 static void transposed_with_activation(void) {
     ac_rng r;
     ac_rng_seed(&r, 11);
@@ -372,12 +372,18 @@ static void transposed_with_activation(void) {
         for (int a = 0; a < 3; a++) {
             ac_graph *gi = ac_graph_new(false), *gr = ac_graph_new(true);
             ac_tensor *yi = ac_conv_transpose2d_act(gi, x, w, b, 2, 1, 0, acts[a], slope, NULL, NULL);
-            ac_tensor *yr = ac_conv_transpose2d_act(gr, x, w, b, 2, 1, 0, acts[a], slope, NULL, NULL);
-            CHECK(ac_graph_node_count(gi) == 0 && ac_graph_node_count(gr) == (a ? 2 : 1));
+            ac_tensor *yf = ac_conv_transpose2d_act(gr, x, w, b, 2, 1, 0, acts[a], slope, NULL, NULL);
+            CHECK(ac_graph_node_count(gi) == 0 && ac_graph_node_count(gr) == 1);
+            ac_tensor *yr = ac_conv_transpose2d(gr, x, w, b, 2, 1, 0);
+            if (acts[a] == AC_ACT_RELU) yr = ac_relu(gr, yr);
+            if (acts[a] == AC_ACT_PRELU) yr = ac_prelu(gr, yr, slope);
+            CHECK(ac_graph_node_count(gr) == (a ? 3 : 2));
             CHECK(yi->shape[1] == 5 && yi->shape[2] == 12 && yi->shape[3] == 74);
             char what[64];
             snprintf(what, sizeof what, "deconv+act %d direct %d", a, direct);
             t_close(what, yi->data, yr->data, ac_numel(yr), 1e-6, 1e-6);
+            snprintf(what, sizeof what, "deconv+act %d direct %d recorded", a, direct);
+            t_close(what, yf->data, yr->data, ac_numel(yr), 0, 0);
             ac_graph_free(gi);
             ac_graph_free(gr);
         }

@@ -211,7 +211,7 @@ static void test_graph_slices(void) {
     ac_tensor_free(x), ac_tensor_free(w1), ac_tensor_free(w2);
 }
 
-// The inference paths of the blocks against their recorded paths (tape nodes; the RDB op by op).
+// The inference paths of the blocks against their recorded paths (tape nodes).
 static void test_blocks_fused(void) {
     ac_rng r;
     ac_rng_seed(&r, 6);

@@ -6,7 +6,8 @@
 // - against finite differences of the forward (without activation: see check_cfg);
 // - against the op-by-op composition (reflection_pad, conv2d, relu/prelu, scale, add, sub)
 //   that the model ran before, to float rounding;
-// and the same for 1 and 2 threads (the data gradient bit for bit). The RDB's dense layers,
+// and the same for 1 and 2 threads (the data gradient bit for bit); likewise the recorded
+// transposed convolution with its epilogue (ac_conv_transpose2d_act). The RDB's dense layers,
 // which read a channel prefix and write a channel slice of one tensor, against concatenation.
 #include <omp.h>
 #include <string.h>
@@ -27,11 +28,16 @@ typedef struct cfg {
     ac_act act;
     float scale;  // 1 for none
     bool res, add, sub, bias;
+    bool transposed;  // ac_conv_transpose2d_act: weight (cin, cout, k, k), no residual or scale
 } cfg;
 
 // inputs: x, w, b, slope, residual, add, sub (absent ones unused)
 static ac_tensor *build_fused(ac_graph *g, ac_tensor **in, void *ctx) {
     const cfg *c = ctx;
+    if (c->transposed)
+        return ac_conv_transpose2d_act(g, in[0], in[1], c->bias ? in[2] : NULL, c->stride, c->pad,
+                                       0, c->act, c->act == AC_ACT_PRELU ? in[3] : NULL,
+                                       c->add ? in[5] : NULL, c->sub ? in[6] : NULL);
     ac_conv_opts o = {.stride = c->stride, .pad = c->pad, .mode = c->mode, .act = c->act,
                       .slope = c->act == AC_ACT_PRELU ? in[3] : NULL, .scale = c->scale,
                       .residual = c->res ? in[4] : NULL, .add = c->add ? in[5] : NULL,
@@ -47,7 +53,9 @@ static ac_tensor *build_ops(ac_graph *g, ac_tensor **in, void *ctx) {
         x = ac_reflection_pad(g, x, pad, pad, pad, pad);
         pad = 0;
     }
-    ac_tensor *y = ac_conv2d(g, x, in[1], c->bias ? in[2] : NULL, c->stride, pad);
+    ac_tensor *y = c->transposed
+                       ? ac_conv_transpose2d(g, x, in[1], c->bias ? in[2] : NULL, c->stride, pad, 0)
+                       : ac_conv2d(g, x, in[1], c->bias ? in[2] : NULL, c->stride, pad);
     if (c->act == AC_ACT_RELU) y = ac_relu(g, y);
     if (c->act == AC_ACT_PRELU) y = ac_prelu(g, y, in[3]);
     if (c->scale != 1.0f) y = ac_scale(g, y, c->scale);
@@ -79,8 +87,12 @@ static void check_cfg(const cfg *c, float slope) {
     ac_rng r;
     ac_rng_seed(&r, 77);
     const int n = 2, cin = 3, cout = 3, h = 7, w = 8;
-    const int oh = (h + 2 * c->pad - c->k) / c->stride + 1, ow = (w + 2 * c->pad - c->k) / c->stride + 1;
-    int xs[4] = {n, cin, h, w}, ws[4] = {cout, cin, c->k, c->k}, ys[4] = {n, cout, oh, ow};
+    const int oh = c->transposed ? (h - 1) * c->stride - 2 * c->pad + c->k
+                                 : (h + 2 * c->pad - c->k) / c->stride + 1;
+    const int ow = c->transposed ? (w - 1) * c->stride - 2 * c->pad + c->k
+                                 : (w + 2 * c->pad - c->k) / c->stride + 1;
+    int xs[4] = {n, cin, h, w}, ys[4] = {n, cout, oh, ow};
+    int ws[4] = {c->transposed ? cin : cout, c->transposed ? cout : cin, c->k, c->k};
     int one = 1;
     ac_tensor *in[7] = {rand_t(&r, 4, xs, 1.0f), rand_t(&r, 4, ws, 0.3f), rand_t(&r, 1, &cout, 0.3f),
                         rand_t(&r, 1, &one, 1.0f), rand_t(&r, 4, ys, 1.0f), rand_t(&r, 4, ys, 1.0f),
@@ -121,14 +133,19 @@ static void check_cfg(const cfg *c, float slope) {
 
 static void test_recorded_fused_conv(void) {
     static const cfg cfgs[] = {
-        {"3x3 reflect PReLU (resblock conv1)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 1.0f, false, false, false, true},
-        {"3x3 reflect scale residual add sub (resblock conv2)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_NONE, 0.1f, true, true, true, true},
-        {"3x3 zero ReLU (VGG)", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 1.0f, false, false, false, true},
-        {"3x3 zero ReLU scale residual", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 0.5f, true, false, false, true},
-        {"3x3 stride 2 reflect (down conv)", 3, 2, 1, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true},
-        {"4x4 stride 2 zero PReLU (conv block)", 4, 2, 1, AC_PAD_ZERO, AC_ACT_PRELU, 1.0f, false, false, false, true},
-        {"11x11 reflect pad 5 (input conv)", 11, 1, 5, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true},
-        {"3x3 reflect PReLU scale residual sub, no bias", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 0.3f, true, false, true, false},
+        {"3x3 reflect PReLU (resblock conv1)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 1.0f, false, false, false, true, false},
+        {"3x3 reflect scale residual add sub (resblock conv2)", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_NONE, 0.1f, true, true, true, true, false},
+        {"3x3 zero ReLU (VGG)", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 1.0f, false, false, false, true, false},
+        {"3x3 zero ReLU scale residual", 3, 1, 1, AC_PAD_ZERO, AC_ACT_RELU, 0.5f, true, false, false, true, false},
+        {"3x3 stride 2 reflect (down conv)", 3, 2, 1, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true, false},
+        {"4x4 stride 2 zero PReLU (conv block)", 4, 2, 1, AC_PAD_ZERO, AC_ACT_PRELU, 1.0f, false, false, false, true, false},
+        {"11x11 reflect pad 5 (input conv)", 11, 1, 5, AC_PAD_REFLECT, AC_ACT_NONE, 1.0f, false, false, false, true, false},
+        {"3x3 reflect PReLU scale residual sub, no bias", 3, 1, 1, AC_PAD_REFLECT, AC_ACT_PRELU, 0.3f, true, false, true, false, false},
+        {"transposed 4x4 stride 2 PReLU (deconv block)", 4, 2, 1, AC_PAD_ZERO, AC_ACT_PRELU, 1.0f, false, false, false, true, true},
+        {"transposed 4x4 stride 2 PReLU add sub", 4, 2, 1, AC_PAD_ZERO, AC_ACT_PRELU, 1.0f, false, true, true, true, true},
+        {"transposed 3x3 stride 2 (up conv)", 3, 2, 0, AC_PAD_ZERO, AC_ACT_NONE, 1.0f, false, false, false, true, true},
+        {"transposed 4x4 stride 2 sub, no bias", 4, 2, 1, AC_PAD_ZERO, AC_ACT_NONE, 1.0f, false, false, true, false, true},
+        {"transposed 4x4 stride 2 ReLU add", 4, 2, 1, AC_PAD_ZERO, AC_ACT_RELU, 1.0f, false, true, false, true, true},
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         check_cfg(&cfgs[i], 0.25f);

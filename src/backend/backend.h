@@ -91,6 +91,11 @@ typedef struct ac_backend {
     // inference: c as for conv2d_fused with c->weight (cin, cout, kh, kw), zero padding, and
     // the output (oh, ow) of conv_transpose2d with out_pad.
     void (*conv_transpose2d_fused)(const ac_fused_conv *c, int out_pad);
+    // The backward of a recorded conv_transpose2d_fused, as conv2d_fused_backward (c as in the
+    // forward, packed x and dy; act_in for PReLU, or for ReLU when add or sub follows).
+    void (*conv_transpose2d_fused_backward)(const ac_fused_conv *c, int out_pad,
+                                            const float *act_in, const float *dy, float *dx,
+                                            float *dw, float *db, float *dslope);
 
     // x (nc, h, w) -> y (nc, h + top + bottom, w + left + right), reflection (no edge repeat)
     void (*reflection_pad_forward)(size_t nc, int h, int w, int top, int bottom, int left,

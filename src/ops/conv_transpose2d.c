@@ -4,6 +4,8 @@
 // roles swapped (the forward goes to the direct kernel of backend/cpu/direct_conv.c unless
 // it is turned off): forward = GEMM W^T x then col2im into y; backward data = W im2col(dy);
 // backward weight = x im2col(dy)^T summed over the batch in order; bias = sum of dy.
+// ac_conv_transpose2d_act adds the epilogue (activation, skip add and sub) in the kernel, and
+// recorded is one node whose backend backward takes the epilogue's derivative first.
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "ops/ops.h"
@@ -127,28 +129,36 @@ ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tenso
     return y;
 }
 
+// node->in = {x, w, b, slope, add, sub} (NULL where absent), iarg = {stride, pad, out_pad,
+// act}, extra = the stored sum (the activation's input) or NULL.
+static void fused_backward(ac_graph *g, ac_node *node) {
+    ac_tensor *x = node->in[0], *w = node->in[1], *y = node->out;
+    const float *dy = y->grad;
+    for (int i = 4; i < 6; i++) {  // add receives dy, sub -dy
+        float *d = ac_graph_grad(g, node->in[i]);
+        if (d) ac_be()->axpy(ac_numel(y), i == 5 ? -1.0f : 1.0f, dy, d);
+    }
+    const ac_act act = (ac_act)node->iarg[3];
+    float *dx = ac_graph_grad(g, x), *dw = ac_graph_grad(g, w), *db = ac_graph_grad(g, node->in[2]);
+    float *ds = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL;
+    if (!dx && !dw && !db && !ds) return;
+    const ac_tensor *pre = node->extra;
+    ac_fused_conv c = {.n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+                       .cout = w->shape[1], .kh = w->shape[2], .kw = w->shape[3],
+                       .stride = node->iarg[0], .pad = node->iarg[1], .mode = AC_PAD_ZERO,
+                       .x = x->data, .x_batch = ac_numel(x) / (size_t)x->shape[0],
+                       .weight = w->data, .y_batch = ac_numel(y) / (size_t)y->shape[0],
+                       .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
+                              .scale = 1.0f}};
+    ac_be()->conv_transpose2d_fused_backward(&c, node->iarg[2], pre ? pre->data : y->data, dy, dx,
+                                             dw, db, ds);
+}
+
 ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                                    int stride, int pad, int out_pad, ac_act act,
                                    ac_tensor *slope, ac_tensor *add, ac_tensor *sub) {
     AC_ASSERT_MSG(act != AC_ACT_PRELU || (slope && ac_numel(slope) == 1),
                   "conv_transpose2d: PReLU needs a one-element slope");
-    ac_tensor *ts[6] = {x, w, b, slope, add, sub};
-    if (!ac_fused_ok(g, ts, 6)) {  // recorded: the ops one by one, each with its backward
-        ac_tensor *y = ac_conv_transpose2d(g, x, w, b, stride, pad, out_pad);
-        if (act != AC_ACT_NONE) {
-            ac_tensor *a = act == AC_ACT_RELU ? ac_relu(g, y) : ac_prelu(g, y, slope);
-            ac_graph_drop(g, y);
-            y = a;
-        }
-        ac_tensor *skip[2] = {add, sub};
-        for (int k = 0; k < 2; k++) {
-            if (!skip[k]) continue;
-            ac_tensor *r = k == 0 ? ac_add(g, y, add) : ac_sub(g, y, sub);
-            ac_graph_drop(g, y);
-            y = r;
-        }
-        return y;
-    }
     ac_conv_geom geom = op_geom(x, w, b, stride, pad, out_pad);
     ac_tensor *y = ac_graph_tensor4(g, geom.n, geom.cout, geom.oh, geom.ow);
     AC_ASSERT_MSG((!add || ac_same_shape(add, y)) && (!sub || ac_same_shape(sub, y)),
@@ -162,6 +172,32 @@ ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_t
                               .slope = act == AC_ACT_PRELU ? slope->data[0] : 0.0f,
                               .scale = 1.0f, .add = add ? add->data : NULL,
                               .sub = sub ? sub->data : NULL}};
-    ac_be()->conv_transpose2d_fused(&c, out_pad);
+    ac_tensor *ts[6] = {x, w, b, slope, add, sub};
+    if (ac_fused_ok(g, ts, 6)) {
+        ac_be()->conv_transpose2d_fused(&c, out_pad);
+        return y;
+    }
+    // Recorded: one node. Its backward needs the activation's input where the output does not
+    // tell it: the sum + bias is stored, then the epilogue runs as a pass of its own.
+    ac_tensor *pre = NULL;
+    if (act == AC_ACT_PRELU || (act == AC_ACT_RELU && (add || sub))) {
+        pre = ac_graph_tensor_like(g, y);
+        ac_fused_conv cs = c;
+        cs.y = pre->data;
+        cs.ep = (ac_conv_epilogue){.bias = c.ep.bias, .scale = 1.0f};
+        ac_be()->conv_transpose2d_fused(&cs, out_pad);
+        ac_conv_epilogue ep = c.ep;
+        ep.bias = NULL;
+        ac_be()->conv_epilogue(ac_numel(y), &ep, pre->data, y->data);
+    } else {
+        ac_be()->conv_transpose2d_fused(&c, out_pad);
+    }
+    ac_node *node = ac_graph_record(g, y, fused_backward, 6, ts);
+    AC_ASSERT(node);
+    node->iarg[0] = stride;
+    node->iarg[1] = pad;
+    node->iarg[2] = out_pad;
+    node->iarg[3] = (int)act;
+    node->extra = pre;
     return y;
 }

@@ -16,7 +16,7 @@ ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tenso
                                int pad, int out_pad);
 // The same followed by an activation (none, ReLU, or PReLU with a one-element slope), then
 // + add and - sub (each NULL or of the output's shape): one pass through the kernel's epilogue
-// when nothing is recorded, else the ops one by one.
+// when nothing is recorded; recorded, one node (a PReLU keeps its input, as ac_conv2d_fused).
 ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
                                    int stride, int pad, int out_pad, ac_act act,
                                    ac_tensor *slope, ac_tensor *add, ac_tensor *sub);

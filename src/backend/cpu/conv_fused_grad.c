@@ -1,5 +1,6 @@
-// conv_fused_grad.c: the CPU backward of a recorded fused convolution (backend.h,
-// conv2d_fused_backward) and the elementwise epilogue on a stored sum (conv_epilogue).
+// conv_fused_grad.c: the CPU backward of a recorded fused convolution and transposed
+// convolution (backend.h, conv2d_fused_backward, conv_transpose2d_fused_backward) and the
+// elementwise epilogue on a stored sum (conv_epilogue).
 //
 // The backward first takes the epilogue's derivative (dz = scale dy times the activation's
 // slope at its input, and the PReLU slope's gradient, in the fixed chunks of prelu.c), then
@@ -135,5 +136,29 @@ void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, c
         ac_cpu_reflection_pad_backward(nc, c->h, c->w, p, p, p, p, dxp, dx);
         ac_cpu_ws_free(dxp);
     }
+    ac_cpu_ws_free(tmp);
+}
+
+void ac_cpu_conv_transpose2d_fused_backward(const ac_fused_conv *c, int out_pad,
+                                            const float *act_in, const float *dy, float *dx,
+                                            float *dw, float *db, float *dslope) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->mode == AC_PAD_ZERO);
+    const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
+                            .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,
+                            .out_pad = out_pad,
+                            .oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + out_pad,
+                            .ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + out_pad};
+    AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w);
+    const size_t n = (size_t)c->n * c->cout * g.oh * g.ow;
+    const ac_conv_epilogue *ep = &c->ep;
+    const float *dz = dy;
+    float *tmp = NULL;
+    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f) {
+        AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
+        tmp = ac_cpu_ws_alloc(n * sizeof(float));
+        epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
+        dz = tmp;
+    }
+    if (dx || dw || db) ac_cpu_conv_transpose2d_backward(&g, c->x, c->weight, dz, dx, dw, db);
     ac_cpu_ws_free(tmp);
 }

@@ -20,6 +20,7 @@ static const ac_backend cpu_backend = {
     .conv_transpose2d_forward = ac_cpu_conv_transpose2d_forward,
     .conv_transpose2d_backward = ac_cpu_conv_transpose2d_backward,
     .conv_transpose2d_fused = ac_cpu_conv_transpose2d_fused,
+    .conv_transpose2d_fused_backward = ac_cpu_conv_transpose2d_fused_backward,
     .reflection_pad_forward = ac_cpu_reflection_pad_forward,
     .reflection_pad_backward = ac_cpu_reflection_pad_backward,
     .relu_forward = ac_cpu_relu_forward,

@@ -49,6 +49,9 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db);
 void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad);
+void ac_cpu_conv_transpose2d_fused_backward(const ac_fused_conv *c, int out_pad,
+                                            const float *act_in, const float *dy, float *dx,
+                                            float *dw, float *db, float *dslope);
 void ac_cpu_reflection_pad_forward(size_t nc, int h, int w, int top, int bottom, int left,
                                    int right, const float *x, float *y);
 void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left,
