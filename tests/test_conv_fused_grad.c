@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "model/net_blocks.h"
 #include "ops/ops.h"
 #include "testlib.h"
@@ -195,20 +196,30 @@ static void test_recorded_rdb(void) {
     t_fill_uniform(&r, proj, n, -1.0f, 1.0f);
     float **gs = malloc((size_t)(p->count + 1) * sizeof *gs), **go = malloc((size_t)(p->count + 1) * sizeof *go);
     float **g1 = malloc((size_t)(p->count + 1) * sizeof *g1);
-    rdb_grads(&rdb, p, x, true, proj, gs);
     rdb_grads(&rdb, p, x, false, proj, go);
-    ac_set_threads(1);
-    rdb_grads(&rdb, p, x, true, proj, g1);
-    ac_set_threads(2);
-    for (int i = 0; i <= p->count; i++) {
-        const ac_tensor *t = i < p->count ? p->items[i].tensor : x;
-        char what[160];
-        snprintf(what, sizeof what, "rdb %s: slices vs concatenation", i < p->count ? p->items[i].name : "x");
-        t_close(what, gs[i], go[i], ac_numel(t), 1e-5, 1e-5);
-        snprintf(what, sizeof what, "rdb %s: 1 vs 2 threads", i < p->count ? p->items[i].name : "x");
-        t_close(what, g1[i], gs[i], ac_numel(t), 1e-6, 1e-6);
-        free(gs[i]), free(go[i]), free(g1[i]);
+    // the Winograd backward, then im2col + GEMM (weights) and the direct kernel (data), then
+    // im2col + GEMM for both: each reads the prefix and writes the slices at batch strides
+    for (int path = 0; path < 3; path++) {
+        ac_cpu_conv_set_winograd_backward(path == 0);
+        ac_cpu_conv_set_direct(path < 2);
+        rdb_grads(&rdb, p, x, true, proj, gs);
+        ac_set_threads(1);
+        rdb_grads(&rdb, p, x, true, proj, g1);
+        ac_set_threads(2);
+        for (int i = 0; i <= p->count; i++) {
+            const ac_tensor *t = i < p->count ? p->items[i].tensor : x;
+            const char *name = i < p->count ? p->items[i].name : "x";
+            char what[160];
+            snprintf(what, sizeof what, "rdb %s, path %d: slices vs concatenation", name, path);
+            t_close(what, gs[i], go[i], ac_numel(t), 1e-5, 1e-5);
+            snprintf(what, sizeof what, "rdb %s, path %d: 1 vs 2 threads", name, path);
+            t_close(what, g1[i], gs[i], ac_numel(t), 1e-6, 1e-6);
+            free(gs[i]), free(g1[i]);
+        }
     }
+    ac_cpu_conv_set_winograd_backward(true);
+    ac_cpu_conv_set_direct(true);
+    for (int i = 0; i <= p->count; i++) free(go[i]);
     free(gs), free(go), free(g1), free(proj);
     ac_tensor_free(x);
     ac_params_free(p);
