@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
-#include "ops/chunked_sum.h"
+#include "core/chunked_sum.h"
 #include "ops/ops.h"
 
 // a, b: (n) -> sum |a - b| / count

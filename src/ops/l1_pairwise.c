@@ -10,7 +10,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
-#include "ops/chunked_sum.h"
+#include "core/chunked_sum.h"
 #include "ops/ops.h"
 
 #define TILE 256  // elements of k handled together (keeps the count arrays on the stack)

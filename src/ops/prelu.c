@@ -3,7 +3,7 @@
 // x <= 0 of x dy (accumulated in double over a fixed partition, see chunked_sum.h).
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/simd.h"
-#include "ops/chunked_sum.h"
+#include "core/chunked_sum.h"
 #include "ops/ops.h"
 
 // x, y: (n)

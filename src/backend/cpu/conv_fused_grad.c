@@ -17,8 +17,8 @@
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/workspace.h"
+#include "core/chunked_sum.h"
 #include "core/common.h"
-#include "ops/chunked_sum.h"
 
 // pre, y: (n)
 void ac_cpu_conv_epilogue(size_t n, const ac_conv_epilogue *ep, const float *pre, float *y) {
