@@ -32,6 +32,9 @@ int ac_cmd_info(int argc, char **argv);
 void ac_cli_format_count(size_t v, char *buf, size_t size);  // 28712861 -> "28,712,861"
 bool ac_cli_looks_like_net(const ac_tensor_map *m);          // has the network's tensors
 
+// The last component of a path (after its last '/'), within p (outputs.c).
+const char *ac_cli_base_name(const char *p);
+
 // Output places (outputs.c), checked before any work: 0, or 2 after printing one line
 // '<cmd>: PATH: why' when the file (its folder must exist) or the folder (made if missing)
 // cannot be written.

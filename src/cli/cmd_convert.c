@@ -82,8 +82,7 @@ int ac_cmd_convert(int argc, char **argv) {
     } else {
         snprintf(desc, sizeof desc, "%d tensors copied as they are: not a restoration network", m->count);
     }
-    const char *slash = strrchr(in, '/');
-    ac_tensor_map_set_meta(outm, "source", slash ? slash + 1 : in);
+    ac_tensor_map_set_meta(outm, "source", ac_cli_base_name(in));
     if (entry) ac_tensor_map_set_meta(outm, "entry", entry);
     rc = 0;
     if (ac_safetensors_write(out, outm) != AC_OK) {

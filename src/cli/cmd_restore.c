@@ -154,11 +154,6 @@ static void job_error(const ac_progress *bar, const char *msg) {
     ac_cli_error("%s", msg);
 }
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 int ac_cmd_restore(int argc, char **argv) {
     restore_args a = {.outdir = "restored", .tile = AC_RESTORE_TILE_AUTO, .overlap = AC_RESTORE_DEFAULT_OVERLAP,
                       .max_mb = AC_RESTORE_DEFAULT_MAX_MB};
@@ -249,7 +244,7 @@ int ac_cmd_restore(int argc, char **argv) {
     size_t written = 0, bad = 0;
     for (size_t i = 0; i < jobs.n && rc != 1; i++) {
         const job *j = &jobs.items[i];
-        pc.name = base_name(j->in);
+        pc.name = ac_cli_base_name(j->in);
         pc.done = (int64_t)i;
         if (show) ac_progress_update(&bar, (int64_t)i, pc.name);
         ac_tensor *x = NULL, *y = NULL;

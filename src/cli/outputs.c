@@ -1,7 +1,7 @@
 // outputs.c: checks of the places a command will write, made before any work so that an
 // output that cannot be written is a usage error (exit 2, one line) rather than a failure
 // after minutes of work; and folders made for outputs, removed again when a command fails
-// without writing into them (no leftovers).
+// without writing into them (no leftovers); and the file name of a path.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +13,11 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "data/meta.h"
+
+const char *ac_cli_base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
 
 // `path` without trailing slashes (new string; "/" stays "/").
 static char *trimmed(const char *path) {
