@@ -14,6 +14,19 @@ bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
     return true;
 }
 
+bool ac_fused_node_grads(ac_graph *g, ac_node *node, int n_skips, const float *dy, size_t n,
+                         ac_act act, ac_fused_grads *out) {
+    AC_ASSERT(node->n_in == 4 + n_skips);
+    for (int i = 4; i < node->n_in; i++) {
+        float *d = ac_graph_grad(g, node->in[i]);
+        if (d) ac_be()->axpy(n, i == node->n_in - 1 ? -1.0f : 1.0f, dy, d);
+    }
+    *out = (ac_fused_grads){ac_graph_grad(g, node->in[0]), ac_graph_grad(g, node->in[1]),
+                            ac_graph_grad(g, node->in[2]),
+                            act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL};
+    return out->dx || out->dw || out->db || out->dslope;
+}
+
 // node->in = {x, w, b, slope, residual, add, sub} (NULL where absent), iarg = {stride, pad,
 // mode, act, c0}, farg = {scale}, extra = the stored sum (the activation's input) or NULL.
 // The output is channels [c0, c0 + cout) of node->out; the input the first cin channels of x.
@@ -21,15 +34,9 @@ static void fused_backward(ac_graph *g, ac_node *node) {
     ac_tensor *x = node->in[0], *w = node->in[1], *y = node->out;
     const size_t ohw = (size_t)y->shape[2] * y->shape[3], c0 = (size_t)node->iarg[4];
     const float *dy = y->grad + c0 * ohw;
-    const size_t n = ac_numel(y);
-    for (int i = 4; i < 7; i++) {  // residual and add receive dy, sub -dy
-        float *d = ac_graph_grad(g, node->in[i]);
-        if (d) ac_be()->axpy(n, i == 6 ? -1.0f : 1.0f, dy, d);
-    }
     const ac_act act = (ac_act)node->iarg[3];
-    float *dx = ac_graph_grad(g, x), *dw = ac_graph_grad(g, w), *db = ac_graph_grad(g, node->in[2]);
-    float *ds = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL;
-    if (!dx && !dw && !db && !ds) return;
+    ac_fused_grads d;  // residual and add receive dy, sub -dy
+    if (!ac_fused_node_grads(g, node, 3, dy, ac_numel(y), act, &d)) return;
     const ac_tensor *pre = node->extra;
     ac_fused_conv c = {.n = x->shape[0], .cin = w->shape[1], .h = x->shape[2], .w = x->shape[3],
                        .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
@@ -39,7 +46,8 @@ static void fused_backward(ac_graph *g, ac_node *node) {
                        .y_batch = ac_numel(y) / (size_t)y->shape[0],
                        .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
                               .scale = node->farg[0]}};
-    ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data + c0 * ohw, dy, dx, dw, db, ds);
+    ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data + c0 * ohw, dy, d.dx, d.dw,
+                                   d.db, d.dslope);
 }
 
 // The call c with the skip add and sub of o: in the epilogue where the backend's kernel takes

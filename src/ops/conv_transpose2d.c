@@ -134,14 +134,9 @@ ac_tensor *ac_conv_transpose2d(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tenso
 static void fused_backward(ac_graph *g, ac_node *node) {
     ac_tensor *x = node->in[0], *w = node->in[1], *y = node->out;
     const float *dy = y->grad;
-    for (int i = 4; i < 6; i++) {  // add receives dy, sub -dy
-        float *d = ac_graph_grad(g, node->in[i]);
-        if (d) ac_be()->axpy(ac_numel(y), i == 5 ? -1.0f : 1.0f, dy, d);
-    }
     const ac_act act = (ac_act)node->iarg[3];
-    float *dx = ac_graph_grad(g, x), *dw = ac_graph_grad(g, w), *db = ac_graph_grad(g, node->in[2]);
-    float *ds = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL;
-    if (!dx && !dw && !db && !ds) return;
+    ac_fused_grads d;  // add receives dy, sub -dy
+    if (!ac_fused_node_grads(g, node, 2, dy, ac_numel(y), act, &d)) return;
     const ac_tensor *pre = node->extra;
     ac_fused_conv c = {.n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
                        .cout = w->shape[1], .kh = w->shape[2], .kw = w->shape[3],
@@ -150,8 +145,8 @@ static void fused_backward(ac_graph *g, ac_node *node) {
                        .weight = w->data, .y_batch = ac_numel(y) / (size_t)y->shape[0],
                        .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
                               .scale = 1.0f}};
-    ac_be()->conv_transpose2d_fused_backward(&c, node->iarg[2], pre ? pre->data : y->data, dy, dx,
-                                             dw, db, ds);
+    ac_be()->conv_transpose2d_fused_backward(&c, node->iarg[2], pre ? pre->data : y->data, dy,
+                                             d.dx, d.dw, d.db, d.dslope);
 }
 
 ac_tensor *ac_conv_transpose2d_act(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b,
