@@ -5,13 +5,14 @@
 // accumulate into y), channel slices of larger tensors (batch strides), 1..3 threads, both
 // schedules (blocked and whole-layer) as well as the automatic choice, and bit-identical
 // results across thread counts, schedules and batches (an image's output does not depend on
-// the other images). The weight gradient by F(3x3, 4x4) against the direct sum,
+// the other images), also with the kernels' workspaces filled with NaNs beforehand. The weight gradient by F(3x3, 4x4) against the direct sum,
 // over the same kinds of geometry, bit-identical over 1..3 threads.
 #include <omp.h>
 #include <string.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/winograd.h"
+#include "backend/cpu/workspace.h"
 #include "conv_ref.h"
 #include "testlib.h"
 
@@ -84,11 +85,17 @@ static void test_geometries(void) {
         {1, 6, 9, 70, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 2, 2},
         {2, 5, 6, 75, 4, 1, AC_PAD_ZERO, true, AC_ACT_RELU, 1, 2, 0, 0},
     };
-    for (int sched = 0; sched <= 3; sched++) {
-        ac_cpu_wino_force_schedule(sched);
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-            for (int t = 1; t <= 3; t++) run_case(&cases[i], t);
+    // then with every workspace filled with NaNs first: scratch lanes read before they are
+    // written (past a block's last tile) must not reach the output
+    for (int poison = 0; poison < 2; poison++) {
+        ac_cpu_ws_set_poison(poison);
+        for (int sched = 0; sched <= 3; sched++) {
+            ac_cpu_wino_force_schedule(sched);
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                for (int t = 1; t <= 3; t++) run_case(&cases[i], t);
+        }
     }
+    ac_cpu_ws_set_poison(false);
     ac_cpu_wino_force_schedule(0);
 }
 

@@ -20,6 +20,9 @@ typedef struct ws_header {
 } ws_header;
 
 static pthread_mutex_t ws_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool ws_poison;
+
+void ac_cpu_ws_set_poison(bool on) { ws_poison = on; }
 static ws_header *cached[WS_BLOCKS];
 static int n_cached;
 static size_t cached_bytes;
@@ -53,6 +56,7 @@ void *ac_cpu_ws_alloc(size_t bytes) {
         AC_ASSERT_MSG(h != NULL, "out of memory for kernel workspace");
         h->capacity = total - sizeof(ws_header);
     }
+    if (ws_poison) memset(h + 1, 0xff, bytes);  // all-ones floats are NaNs
     return h + 1;
 }
 

@@ -6,6 +6,7 @@
 #ifndef AC_WORKSPACE_H
 #define AC_WORKSPACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 // At least `bytes` (64-byte aligned, uninitialised); asserts on exhaustion.
@@ -14,5 +15,8 @@ void *ac_cpu_ws_alloc(size_t bytes);
 void ac_cpu_ws_free(void *p);
 // Frees every cached block (tests, or to return memory after a burst of work).
 void ac_cpu_ws_trim(void);
+// Tests: while on, every workspace handed out is first filled with NaN bits, so that a kernel
+// whose results depend on scratch it never wrote shows it.
+void ac_cpu_ws_set_poison(bool on);
 
 #endif
