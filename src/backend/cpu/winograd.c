@@ -537,6 +537,17 @@ static float *alloc_floats(size_t n, size_t count) {
     return ac_cpu_ws_alloc(bytes);
 }
 
+// The output transform reads whole vectors from each image's first tile: up to VL - 1 lanes
+// past the nl vectors that multiply() writes. Those lanes (thrown away) are zeroed in
+// the nco output channels' rows of M, so that they hold finite values (tbs >= nl VL + VL).
+static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
+    AC_ASSERT(nl * VL + VL <= p->tbs);
+    const ac_vf z = ac_vsplat(0.0f);
+    for (int co = 0; co < nco; co++)
+        for (int xi = 0; xi < NXI; xi++)
+            ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
+}
+
 static void run_blocked(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
     float *all = alloc_floats(p->thread_floats, (size_t)threads);
@@ -544,16 +555,18 @@ static void run_blocked(const plan *p, int threads) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
-        // each thread zeroes its own scratch: lanes past a block's last tile are read (never
-        // used); keep them finite
-        memset(v, 0, p->thread_floats * sizeof(float));
         float *m = v + p->v_floats, *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)TR_ROWLEN;
+        // The transform rows are read past what is written (stale lanes): finite. V is
+        // written by the input transform in whole vectors (from those rows) before multiply()
+        // reads it, M by multiply(), but for the vector after an item's lanes, zeroed per item.
+        memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
             const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
             const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
             const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+            zero_after_lanes(p, m, nco, nl);
             for (int k = 0; k < p->nck; k++) {
                 const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
                 ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
@@ -566,17 +579,6 @@ static void run_blocked(const plan *p, int threads) {
         }
     }
     ac_cpu_ws_free(all);
-}
-
-// The output transform reads whole vectors from each image's first tile: up to VL - 1 lanes
-// past the nl vectors that multiply() writes. Those lanes (thrown away) are zeroed in
-// the nco output channels' rows of M, so that they hold finite values (tbs >= nl VL + VL).
-static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
-    AC_ASSERT(nl * VL + VL <= p->tbs);
-    const ac_vf z = ac_vsplat(0.0f);
-    for (int co = 0; co < nco; co++)
-        for (int xi = 0; xi < NXI; xi++)
-            ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
 }
 
 // Tiles [t0, t1) of the lanes of all images (lane n ntile + t): the output transform image
@@ -613,10 +615,13 @@ static void run_whole(const plan *p, int threads) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             // lanes past the last tile are read (never used): zeroed, before the transform's
             // stores spill into the first of them
+            // (VL to 2 VL - 1 floats per row: vector stores, not a memset call per row)
+            const int pad = p->vtbs - p->lanes;
             for (int xi = 0; xi < NXI; xi++)
-                for (int ci = c0; ci < c1; ci++)
-                    memset(v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes, 0,
-                           (size_t)(p->vtbs - p->lanes) * sizeof(float));
+                for (int ci = c0; ci < c1; ci++) {
+                    float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
+                    for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
+                }
             for (int n = 0; n < c->n; n++)
                 ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
                                         v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
