@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/workspace.h"
 #include "backend/cpu/im2col.h"
 #include "ops/ops.h"
 #include "testlib.h"
@@ -222,6 +223,16 @@ static void kernels_openmp_split(void) {
     CHECK(ac_cpu_conv_threads() == 3);
     all_kernel_cases();
     omp_set_num_threads(2);
+}
+
+// Every case again with the kernels' workspaces filled with NaNs first: no result may depend
+// on scratch a kernel did not write (im2col blocks, padded copies, phase planes).
+static void kernels_poisoned(void) {
+    openblas_set_num_threads(1);
+    omp_set_num_threads(2);
+    ac_cpu_ws_set_poison(true);
+    all_kernel_cases();
+    ac_cpu_ws_set_poison(false);
 }
 
 // Large enough for several blocks and threads: two runs agree bit for bit.
@@ -436,6 +447,7 @@ static void gradient_sums(void) {
 int main(void) {
     RUN(kernels_threaded_blas);
     RUN(kernels_openmp_split);
+    RUN(kernels_poisoned);
     RUN(determinism);
     RUN(conv_gradchecks);
     RUN(deconv_gradchecks);

@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/workspace.h"
 #include "model/net.h"
 #include "model/net_blocks.h"
 #include "ops/ops.h"
@@ -351,10 +352,20 @@ static void test_winograd_backward_switch(void) {
     ac_tensor_free(x), ac_tensor_free(w), ac_tensor_free(b);
 }
 
+// The same with every kernel workspace filled with NaNs first: no result may depend on
+// scratch a kernel did not write (padded copies, phase planes, lanes past a row).
+static void test_kernels_poisoned(void) {
+    ac_cpu_ws_set_poison(true);
+    test_conv_kernels();
+    test_deconv_kernel();
+    ac_cpu_ws_set_poison(false);
+}
+
 int main(void) {
     ac_backend_cpu();
     RUN(test_conv_kernels);
     RUN(test_deconv_kernel);
+    RUN(test_kernels_poisoned);
     RUN(test_graph_slices);
     RUN(test_blocks_fused);
     RUN(test_net_batch_invariance);

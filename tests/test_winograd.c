@@ -127,7 +127,8 @@ static void test_thread_invariance(void) {
     free(x), free(wt);
 }
 
-// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw.
+// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw;
+// the 3-thread run with its workspaces filled with NaNs first.
 static void test_weight_grad(void) {
     const struct {
         int n, cin, h, w, cout, pad, x_extra;
@@ -176,7 +177,9 @@ static void test_weight_grad(void) {
             float *d = t == 1 ? dw1 : malloc(nw * 4);
             if (t > 1) memcpy(d, dw, nw * 4);
             omp_set_num_threads(t);
+            ac_cpu_ws_set_poison(t == 3);  // and its scratch NaNs until written
             ac_cpu_wino_weight_grad(&c, dy, (size_t)cout * oh * ow, d);
+            ac_cpu_ws_set_poison(false);
             char what[120];
             snprintf(what, sizeof what, "dw n%d cin%d %dx%d cout%d pad%d %s t%d", n, cin, h, w,
                      cout, pad, cases[k].mode ? "reflect" : "zero", t);
