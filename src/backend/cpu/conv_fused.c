@@ -1,7 +1,7 @@
 // conv_fused.c: the CPU fused convolution (backend.h, ac_fused_conv): padding, bias,
 // activation, scale, residual and skip add/sub around the sum over the kernel, without
-// separate passes over memory where the kernel allows. 3x3 stride-1 convolutions go to the Winograd kernel
-// (winograd.h), which does everything on the fly, the others to the direct kernels
+// separate passes over memory where the kernel allows. 3x3 stride-1 convolutions go to the
+// Winograd kernel (winograd.h), which does everything on the fly, the others to the direct kernels
 // (direct_conv.c). With those turned off (benchmarks): the im2col + GEMM drivers (im2col.h)
 // on a reflection-padded copy when reflection padding is asked for, with the bias and a plain
 // residual folded into the GEMM's accumulator and any other epilogue applied in one pass.

@@ -77,31 +77,40 @@ static void epilogue_grad(size_t n, const ac_conv_epilogue *ep, const float *act
     }
 }
 
+// The gradient of the sum, dz, for the gradient dy of the output: dy itself where the
+// epilogue has no derivative to take and dy is packed, else the epilogue's derivative in a
+// workspace (returned in *tmp, for the caller to free; NULL otherwise). dy and act_in hold
+// `images` images of `per` floats, yb floats apart.
+static const float *sum_grad(const ac_conv_epilogue *ep, int images, size_t per, size_t yb,
+                             const float *act_in, const float *dy, float *dslope, float **tmp) {
+    *tmp = NULL;
+    if (ep->act == AC_ACT_NONE && ep->scale == 1.0f && yb == per) return dy;
+    AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
+    const size_t n = (size_t)images * per;
+    float *dz = ac_cpu_ws_alloc(n * sizeof(float));
+    if (yb == per) {
+        epilogue_grad(n, ep, act_in, dy, dz, ep->act == AC_ACT_PRELU ? dslope : NULL);
+    } else {  // image by image into a packed dz (the PReLU's slope sum needs one partition)
+        AC_ASSERT(ep->act != AC_ACT_PRELU);
+        for (int i = 0; i < images; i++)
+            epilogue_grad(per, ep, act_in ? act_in + (size_t)i * yb : NULL, dy + (size_t)i * yb,
+                          dz + (size_t)i * per, NULL);
+    }
+    *tmp = dz;
+    return dz;
+}
+
 void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, const float *dy,
                                   float *dx, float *dw, float *db, float *dslope) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
     AC_ASSERT(c->x_batch >= (size_t)c->cin * c->h * c->w);
     const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
     const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
-    const size_t ohw = (size_t)oh * ow, per = (size_t)c->cout * ohw, n = (size_t)c->n * per;
+    const size_t ohw = (size_t)oh * ow, per = (size_t)c->cout * ohw;
     const size_t yb = c->y_batch ? c->y_batch : per;  // dy and act_in: images yb floats apart
     AC_ASSERT(yb >= per);
-    const ac_conv_epilogue *ep = &c->ep;
-    const float *dz = dy;
-    float *tmp = NULL;
-    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f || yb != per) {
-        AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
-        tmp = ac_cpu_ws_alloc(n * sizeof(float));
-        if (yb == per) {
-            epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
-        } else {  // image by image into a packed dz (the PReLU's slope sum needs one partition)
-            AC_ASSERT(ep->act != AC_ACT_PRELU);
-            for (int i = 0; i < c->n; i++)
-                epilogue_grad(per, ep, act_in ? act_in + (size_t)i * yb : NULL,
-                              dy + (size_t)i * yb, tmp + (size_t)i * per, NULL);
-        }
-        dz = tmp;
-    }
+    float *tmp;
+    const float *dz = sum_grad(&c->ep, c->n, per, yb, act_in, dy, dslope, &tmp);
     if (c->mode == AC_PAD_ZERO || c->pad == 0) {
         const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
                                 .oh = oh, .ow = ow, .kh = c->kh, .kw = c->kw,
@@ -149,16 +158,9 @@ void ac_cpu_conv_transpose2d_fused_backward(const ac_fused_conv *c, int out_pad,
                             .oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + out_pad,
                             .ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + out_pad};
     AC_ASSERT(c->x_batch == (size_t)c->cin * c->h * c->w);
-    const size_t n = (size_t)c->n * c->cout * g.oh * g.ow;
-    const ac_conv_epilogue *ep = &c->ep;
-    const float *dz = dy;
-    float *tmp = NULL;
-    if (ep->act != AC_ACT_NONE || ep->scale != 1.0f) {
-        AC_ASSERT(ep->act == AC_ACT_NONE || act_in);
-        tmp = ac_cpu_ws_alloc(n * sizeof(float));
-        epilogue_grad(n, ep, act_in, dy, tmp, ep->act == AC_ACT_PRELU ? dslope : NULL);
-        dz = tmp;
-    }
+    const size_t per = (size_t)c->cout * g.oh * g.ow;
+    float *tmp;
+    const float *dz = sum_grad(&c->ep, c->n, per, per, act_in, dy, dslope, &tmp);
     if (dx || dw || db) ac_cpu_conv_transpose2d_backward(&g, c->x, c->weight, dz, dx, dw, db);
     ac_cpu_ws_free(tmp);
 }

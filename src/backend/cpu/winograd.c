@@ -614,8 +614,8 @@ static void run_whole(const plan *p, int threads) {
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             // lanes past the last tile are read (never used): zeroed, before the transform's
-            // stores spill into the first of them
-            // (VL to 2 VL - 1 floats per row: vector stores, not a memset call per row)
+            // stores spill into the first of them (VL to 2 VL - 1 floats per row: vector
+            // stores rather than a memset call per row)
             const int pad = p->vtbs - p->lanes;
             for (int xi = 0; xi < NXI; xi++)
                 for (int ci = c0; ci < c1; ci++) {
