@@ -154,8 +154,14 @@ static bool is_pointwise(const ac_patch_geom *g) {
 
 // ---------------------------------------------------------------- drivers
 
-// Work items (n, chunk of positions), as many chunks per item as the budget needs and, when
-// threaded, enough for an even share per thread. Each item unfolds its chunk and runs one GEMM.
+// The drivers below cut each image into pieces that depend on the image's shape and the
+// thread count, never on the batch size: OpenBLAS's kernels may round a row or column
+// differently at another place in the product (its edge kernels, seen with the AVX2 kernels),
+// so an image must meet the same GEMM calls whether it comes alone or in a batch.
+
+// Work items (n, chunk of positions), as many chunks per image as the budget needs and, when
+// threaded, a multiple of the thread count (an even share per thread for any batch). Each
+// item unfolds its chunk and runs one GEMM.
 void ac_cpu_conv_unfold_gemm(const ac_patch_geom *g, int batch, int m, const float *a,
                              const float *img, size_t img_stride, float beta, float *out,
                              size_t out_stride) {
@@ -164,7 +170,7 @@ void ac_cpu_conv_unfold_gemm(const ac_patch_geom *g, int batch, int m, const flo
     const bool pw = is_pointwise(g);
     const int most = block_cols(pw ? 0 : (size_t)K, P, T);
     int nch = (P + most - 1) / most;
-    while (T > 1 && ((long long)batch * nch) % T != 0 && nch < P) nch++;
+    while (T > 1 && nch % T != 0 && nch < P) nch++;
     const int width = (P + nch - 1) / nch;
     float *col = pw ? NULL : scratch((size_t)T, (size_t)K, (size_t)width);
     const long long items = (long long)batch * nch;
@@ -187,26 +193,27 @@ void ac_cpu_conv_unfold_gemm(const ac_patch_geom *g, int batch, int m, const flo
     ac_cpu_ws_free(col);
 }
 
-// Units (n, channel) split into one contiguous range per thread, so that each image channel
-// is folded by one thread; per block: GEMM a^T src into the scratch, then col2im.
+// Units (n, group of channels): each image's channels cut into min(c, T) groups, so that each
+// image channel is folded by one thread; the units split into one contiguous range per thread.
+// Per unit and block of positions: GEMM a^T src into the scratch, then col2im.
 void ac_cpu_conv_gemm_fold(const ac_patch_geom *g, int batch, int m, const float *a,
                            const float *src, size_t src_stride, float *img, size_t img_stride) {
     const int kk = g->kh * g->kw, K = g->c * kk, P = g->oh * g->ow, T = ac_cpu_conv_threads();
     check_geom(g, 0, P);
     const bool pw = is_pointwise(g);
-    const long long units = (long long)batch * g->c;
-    const int most_ch = (int)AC_MIN((long long)g->c, (units + T - 1) / T);
+    const int groups = AC_MIN(g->c, T), most_ch = (g->c + groups - 1) / groups;
+    const long long units = (long long)batch * groups;
     const int width = pw ? P : block_cols((size_t)most_ch * kk, P, T);
     float *col = pw ? NULL : scratch((size_t)T, (size_t)most_ch * kk, (size_t)width);
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *mine = pw ? NULL : col + (size_t)t * most_ch * kk * width;
-        long long u = units * t / nt;
         const long long u1 = units * (t + 1) / nt;
-        while (u < u1) {
-            const int n = (int)(u / g->c), c0 = (int)(u % g->c);
-            const int c1 = (int)AC_MIN((long long)g->c, c0 + (u1 - u));
+        for (long long u = units * t / nt; u < u1; u++) {
+            const int n = (int)(u / groups), gi = (int)(u % groups);
+            const int c0 = (int)((long long)g->c * gi / groups);
+            const int c1 = (int)((long long)g->c * (gi + 1) / groups);
             const float *sn = src + (size_t)n * src_stride;
             float *in = img + (size_t)n * img_stride;
             for (int p0 = 0; p0 < P; p0 += width) {
@@ -220,7 +227,6 @@ void ac_cpu_conv_gemm_fold(const ac_patch_geom *g, int batch, int m, const float
                     ac_cpu_col2im_add(g, mine, c0, c1, p0, p1, in);
                 }
             }
-            u += c1 - c0;
         }
     }
     ac_cpu_ws_free(col);
