@@ -40,11 +40,14 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // ---------------------------------------------------------------- the tap kernel
 
-// acc[r][v] = sum_t w[t CB + r] src[off[t] + v VL + lane]. The taps read dozens of streams
-// at once, more than the hardware prefetchers follow: each tap prefetches what the call two
-// blocks of lanes later will read.
-#define PREFETCH_AHEAD (4 * NVL)
-#define PREFETCH_LEVEL 2  // into L2: the taps' streams alias in the small L1 sets
+// acc[r][v] = sum_t w[t CB + r] src[off[t] + v VL + lane]. With `prefetch`, each tap asks for
+// the lanes the next call reads, into L1. That pays where the taps are many whole channel
+// planes read in place (a 1x1 convolution: one stream per input channel). The phase-split
+// copies of the strided and transposed convolutions run fastest without: prefetching four
+// calls ahead into L2 (as this kernel once did) made their layers about 25% slower than no
+// prefetch at all (bench_layers, one thread).
+#define PREFETCH_AHEAD NVL
+#define PREFETCH_LEVEL 3
 static inline void tap_kernel(int ntap, const float *src, const ptrdiff_t *off, const float *w,
                               ac_vf acc[CB][NV], bool prefetch) {
     for (int r = 0; r < CB; r++)
@@ -71,6 +74,7 @@ typedef struct grid {
     const float *src;
     size_t avail;          // floats readable from src (reads past it go through a copy)
     ptrdiff_t max_off;
+    bool prefetch;           // see tap_kernel
     int rowlen, rows, cols;  // lane j = Y rowlen + X is output (Y, X) when X < cols, Y < rows
     size_t yrs, ycs, yorg;   // ... stored at Y yrs + X ycs + yorg within the output channel
 } grid;
@@ -99,7 +103,7 @@ static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, flo
     const float *wp = d->wp + (size_t)cb * d->ntap * CB;
     if ((size_t)(j0 + d->max_off + NVL) <= d->avail) {
         // (prefetches are hints: past the end of the source they do no harm)
-        tap_kernel(d->ntap, d->src + j0, d->off, wp, acc, true);
+        tap_kernel(d->ntap, d->src + j0, d->off, wp, acc, d->prefetch);
     } else {  // near the end of the source: copy the readable lanes of each tap, zeros after
         ptrdiff_t *off = (ptrdiff_t *)scratch;
         float *lanes = (float *)(off + d->ntap);
@@ -333,7 +337,8 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
         }
     }
     const grid d = {.ntap = ntap, .off = off, .wp = wp, .avail = in_place ? (size_t)c->cin * c->h * c->w : img,
-                    .max_off = max_of(off, ntap), .rowlen = ws, .rows = oh, .cols = ow,
+                    .max_off = max_of(off, ntap), .prefetch = in_place,
+                    .rowlen = ws, .rows = oh, .cols = ow,
                     .yrs = (size_t)ow, .ycs = 1, .yorg = 0};
     const size_t oplane = (size_t)oh * ow;
     const long lanes = (long)(oh - 1) * ws + ow;
