@@ -41,6 +41,18 @@ static inline ac_vf ac_vsplat(float s) {
 #endif
 }
 
+// Keeps v in a register from here on: the compiler may not fold a later use into an
+// instruction's memory operand. GCC tuned for AMD cores turns each use of a loaded vector
+// into a load of its own (an FMA with a memory operand); in a product kernel that reuses a
+// vector CB times, that makes it bound by loads instead of multiplies.
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
+#define ac_vpin(v) __asm__("" : "+v"(v))
+#elif defined(__GNUC__) && defined(__x86_64__)
+#define ac_vpin(v) __asm__("" : "+x"(v))
+#else
+#define ac_vpin(v) ((void)0)
+#endif
+
 // a * b + c
 static inline ac_vf ac_vfma(ac_vf a, ac_vf b, ac_vf c) {
 #if defined(__AVX512F__)

@@ -43,7 +43,7 @@
 // ---------------------------------------------------------------- plan
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
-#define TBU (NV3 ? 3 * VL : LANES)  // tiles per block: a multiple of the widest product kernel
+#define TBU (3 * VL)  // tiles per block: a multiple of the widest product kernel
 #define FUSED_BUDGET (512 * 1024)     // bytes of M and the U chunk per thread when fuse_u
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
@@ -374,7 +374,10 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                                                        : ac_vsplat(0.0f);                    \
         for (int c = 0; c < k; c++) {                                                        \
             ac_vf x[nv];                                                                     \
-            for (int j = 0; j < nv; j++) x[j] = ac_vload(v + c * vs + j * VL);               \
+            for (int j = 0; j < nv; j++) {                                                   \
+                x[j] = ac_vload(v + c * vs + j * VL);                                        \
+                ac_vpin(x[j]); /* loaded once, used CB times */                              \
+            }                                                                                \
             for (int r = 0; r < CB; r++) {                                                   \
                 const ac_vf b = ac_vsplat(u[c * CB + r]);                                    \
                 for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);            \
@@ -401,7 +404,7 @@ static void multiply(const plan *p, const float *u, size_t uxs, size_t ucbs, con
             const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
             float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
             int l = 0;
-            for (; l + 3 <= nl && NV3; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+            for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
             for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
             for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
         }
