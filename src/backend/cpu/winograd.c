@@ -45,6 +45,7 @@
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
 #define TBU (3 * VL)  // tiles per block: a multiple of the widest product kernel
 #define FUSED_BUDGET (512 * 1024)     // bytes of M and the U chunk per thread when fuse_u
+#define FUSED_TILES 128               // tiles per block at most when fuse_u
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
 
@@ -81,9 +82,10 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->lanes = p->whole ? (int)all : p->ntile;
     int tb;
     if (p->fuse_u) {
-        // blocks of at most 8 vectors of tiles, as even as they come; output channels per
-        // item: M and the U chunk within the fused budget
-        const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, 8);
+        // blocks of at most FUSED_TILES tiles, as even as they come (each block transforms
+        // the weights again); output channels per item: M and the U chunk within the fused
+        // budget
+        const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, FUSED_TILES / VL);
         tb = ceil_div(nvec, nb) * VL;
         const size_t per_co = (size_t)NXI * (size_t)(tb + VL + p->ck) * sizeof(float);
         p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)(FUSED_BUDGET / per_co) / CB * CB));
