@@ -43,7 +43,7 @@
 // ---------------------------------------------------------------- plan
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
-#define TBU (3 * VL)  // tiles per block: a multiple of the widest product kernel
+#define TBU (3 * VL)                  // tiles per block: a multiple of the widest product kernel
 #define FUSED_BUDGET (512 * 1024)     // bytes of M and the U chunk per thread when fuse_u
 #define FUSED_TILES 128               // tiles per block at most when fuse_u
 
@@ -72,7 +72,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     const long long all = (long long)c->n * p->ntile;
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
     const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
-    p->whole = (cout_p > CHUNK_OUT || all <= 4 * LANES) && whole_bytes <= (double)WHOLE_MAX;
+    p->whole = (cout_p > CHUNK_OUT || all <= 8 * VL) && whole_bytes <= (double)WHOLE_MAX;
     if (forced_schedule) p->whole = forced_schedule >= 2;
     // More output channels than tiles: the transformed weights U outweigh V. Rather than U
     // going out to memory and coming back once per block of tiles, each item then transforms
@@ -95,7 +95,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
             (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
         tb = (int)(SCRATCH_BUDGET / per_tile) / TBU * TBU;
         tb = AC_MAX(tb, TBU);
-        tb = AC_MIN(tb, 8 * LANES / TBU * TBU);
+        tb = AC_MIN(tb, 16 * VL / TBU * TBU);
         tb = AC_MIN(tb, ceil_div(p->lanes, TBU) * TBU);
     }
     // Enough items to keep every thread busy: smaller output-channel blocks, then smaller

@@ -16,10 +16,8 @@
 #else
 #define CB 4
 #endif
-#define NV 2          // vectors of tiles per micro-kernel (the unit of a block of tiles)
 // The product's widest micro-kernel takes 3 vectors of tiles: CB x 3 accumulators, 3 vectors
 // of V and a broadcast use 28 of AVX-512's 32 registers, and all 16 of AVX's (CB = 4).
-#define LANES (VL * NV)
 #define NXI 36
 #define CHUNK_IN 64   // input channels transformed at a time
 #define CHUNK_OUT 64  // output channels per work item (at most)
