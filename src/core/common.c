@@ -1,4 +1,5 @@
-// common.c: the per-thread error message, assertion reporting and checked allocation.
+// common.c: the per-thread error message, assertion reporting, checked allocation, and the
+// parallel fill and copy of large float buffers.
 #include "core/common.h"
 
 #include <stdarg.h>
@@ -89,3 +90,23 @@ void *ac_aligned_alloc(size_t bytes) {
 }
 
 void ac_aligned_free(void *p) { free(p); }
+
+#define AC_PAR_CHUNK ((size_t)1 << 16)  // floats per piece of a parallel fill or copy
+
+void ac_zero_floats(float *p, size_t n) {
+    const long long pieces = (long long)((n + AC_PAR_CHUNK - 1) / AC_PAR_CHUNK);
+#pragma omp parallel for schedule(static) if (pieces > 4)
+    for (long long i = 0; i < pieces; i++) {
+        const size_t at = (size_t)i * AC_PAR_CHUNK;
+        memset(p + at, 0, AC_MIN(AC_PAR_CHUNK, n - at) * sizeof(float));
+    }
+}
+
+void ac_copy_floats(float *dst, const float *src, size_t n) {
+    const long long pieces = (long long)((n + AC_PAR_CHUNK - 1) / AC_PAR_CHUNK);
+#pragma omp parallel for schedule(static) if (pieces > 4)
+    for (long long i = 0; i < pieces; i++) {
+        const size_t at = (size_t)i * AC_PAR_CHUNK;
+        memcpy(dst + at, src + at, AC_MIN(AC_PAR_CHUNK, n - at) * sizeof(float));
+    }
+}

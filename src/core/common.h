@@ -43,6 +43,11 @@ char *ac_xstrdup(const char *s);
 void *ac_aligned_alloc(size_t bytes);
 void ac_aligned_free(void *p);
 
+// p[0 .. n) = 0 and dst[0 .. n) = src[0 .. n), by all threads where n is large (a gradient
+// buffer, a batch of feature maps): one thread alone leaves the others idle.
+void ac_zero_floats(float *p, size_t n);
+void ac_copy_floats(float *dst, const float *src, size_t n);
+
 // Overflow-checked size arithmetic: return false when the result does not fit.
 static inline bool ac_mul_size(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);

@@ -215,7 +215,7 @@ float *ac_graph_grad(ac_graph *g, ac_tensor *t) {
                 break;
             }
         if (!t->grad) t->grad = ac_arena_alloc(g->arena, bytes);
-        memset(t->grad, 0, bytes);
+        ac_zero_floats(t->grad, bytes / sizeof(float));
     }
     return t->grad;
 }

@@ -74,7 +74,7 @@ void ac_tensor_enable_grad(ac_tensor *t) {
 }
 
 void ac_tensor_zero_grad(ac_tensor *t) {
-    if (t->grad) memset(t->grad, 0, ac_numel(t) * sizeof(float));
+    if (t->grad) ac_zero_floats(t->grad, ac_numel(t));
 }
 
 ac_tensor *ac_tensor_clone(const ac_tensor *t) {

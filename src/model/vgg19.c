@@ -110,8 +110,8 @@ void ac_vgg19_features_const2(const ac_vgg19 *v, ac_graph *g, ac_tensor *x0, ac_
     // image the result it gets alone (batch invariance), so this equals two separate calls.
     const int n0 = x0->shape[0];
     ac_tensor *both = ac_tensor_new4(n0 + x1->shape[0], x0->shape[1], x0->shape[2], x0->shape[3]);
-    memcpy(both->data, x0->data, ac_numel(x0) * sizeof(float));
-    memcpy(both->data + ac_numel(x0), x1->data, ac_numel(x1) * sizeof(float));
+    ac_copy_floats(both->data, x0->data, ac_numel(x0));
+    ac_copy_floats(both->data + ac_numel(x0), x1->data, ac_numel(x1));
     ac_graph *tmp = ac_graph_new(false);
     ac_tensor *f[AC_VGG_SLICES];
     ac_vgg19_forward(v, tmp, both, f);
@@ -119,8 +119,8 @@ void ac_vgg19_features_const2(const ac_vgg19 *v, ac_graph *g, ac_tensor *x0, ac_
         const size_t per = ac_numel(f[k]) / (size_t)f[k]->shape[0];
         out0[k] = ac_graph_tensor4(g, n0, f[k]->shape[1], f[k]->shape[2], f[k]->shape[3]);
         out1[k] = ac_graph_tensor4(g, x1->shape[0], f[k]->shape[1], f[k]->shape[2], f[k]->shape[3]);
-        memcpy(out0[k]->data, f[k]->data, (size_t)n0 * per * sizeof(float));
-        memcpy(out1[k]->data, f[k]->data + (size_t)n0 * per, ac_numel(out1[k]) * sizeof(float));
+        ac_copy_floats(out0[k]->data, f[k]->data, (size_t)n0 * per);
+        ac_copy_floats(out1[k]->data, f[k]->data + (size_t)n0 * per, ac_numel(out1[k]));
         ac_graph_drop(tmp, f[k]);
     }
     ac_graph_free(tmp);
