@@ -89,7 +89,7 @@ static void test_geometries(void) {
     // written (past a block's last tile) must not reach the output
     for (int poison = 0; poison < 2; poison++) {
         ac_cpu_ws_set_poison(poison);
-        for (int sched = 0; sched <= 3; sched++) {
+        for (int sched = 0; sched <= 4; sched++) {
             ac_cpu_wino_force_schedule(sched);
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
                 for (int t = 1; t <= 3; t++) run_case(&cases[i], t);
@@ -108,7 +108,7 @@ static void test_thread_invariance(void) {
     float *x = malloc(nx * 4), *wt = malloc((size_t)cout * cin * 9 * 4), *y[3];
     t_fill_uniform(&r, x, nx, -1, 1);
     t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.1f, 0.1f);
-    for (int sched = 1; sched <= 3; sched++) {
+    for (int sched = 1; sched <= 4; sched++) {
         ac_cpu_wino_force_schedule(sched);
         for (int t = 0; t < 3; t++) {
             y[t] = malloc(ny * 4);
@@ -210,7 +210,7 @@ static void test_batch_invariance(void) {
         float *yb = malloc(n * out * 4), *y1 = malloc(out * 4);
         t_fill_uniform(&r, x, n * img, -1, 1);
         t_fill_uniform(&r, wt, (size_t)cout * cin * 9, -0.2f, 0.2f);
-        for (int sched = 0; sched <= 3; sched++) {
+        for (int sched = 0; sched <= 4; sched++) {
             ac_cpu_wino_force_schedule(sched);
             ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
                                .stride = 1, .pad = 1, .mode = AC_PAD_REFLECT, .x = x,
@@ -219,7 +219,7 @@ static void test_batch_invariance(void) {
             omp_set_num_threads(2);
             ac_cpu_wino_conv3x3(&c);
             for (int i = 0; i < n; i++) {
-                for (int s1 = 0; s1 <= 3; s1++) {
+                for (int s1 = 0; s1 <= 4; s1++) {
                     ac_cpu_wino_force_schedule(s1);
                     ac_fused_conv one = c;
                     one.n = 1;

@@ -45,19 +45,20 @@
 
 #define WHOLE_MAX ((size_t)64 << 20)  // bytes of V for the whole schedule, at most
 #define TBU (3 * VL)                  // tiles per block: a multiple of the widest product kernel
+#define XI_LANES (6 * VL)             // lanes per block of the xi-major product
 #define FUSED_TILES 128               // tiles per block at most when fuse_u
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
 
 void ac_cpu_wino_force_schedule(int schedule) { forced_schedule = schedule; }
 
-// Bytes of M and the U chunk per thread when fuse_u: three quarters of the core's L2 cache,
-// at least 512 KB. Each item streams V of its block of tiles (all input channels) once for
-// its output channels; the more channels an item takes, the less often V comes back from
-// L3. VGG19's 512-channel 28x28 layers at batch 3, 2 threads: 22-24 ms a call with 512 KB
-// (16 output channels an item), 17-18 ms with 1.5 MB (64) on a 2 MB L2. The plan never
-// changes a result (make_plan).
-static size_t fused_budget(void) {
+// Three quarters of the core's L2 cache, at least 512 KB: the bytes of M and the U chunk per
+// thread when fuse_u, and of one xi's U, V and M for xi_major. With fuse_u, each item streams
+// V of its block of tiles (all input channels) once for its output channels; the more
+// channels an item takes, the less often V comes back from L3. VGG19's 512-channel 28x28
+// layers at batch 3, 2 threads: 22-24 ms a call with 512 KB (16 output channels an item),
+// 17-18 ms with 1.5 MB (64) on a 2 MB L2. The plan never changes a result (make_plan).
+static size_t l2_budget(void) {
     const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
     return AC_MAX((size_t)512 * 1024, l2 > 0 ? (size_t)l2 / 4 * 3 : 0);
 }
@@ -76,7 +77,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->ck = ceil_div(c->cin, p->nck);
     p->cok = AC_MIN(cout_p, CHUNK_OUT);
     // Whole when the blocks of output channels would each transform the input again, or
-    // the tiles are few; and V fits the budget. Both schedules run the same arithmetic for
+    // the tiles are few; and V fits the budget. All the schedules run the same arithmetic for
     // every tile (the same kernel, the same chunks of input channels): the choice, which
     // depends on the batch, never changes a result, and an image's output does not depend on
     // the other images of the batch.
@@ -84,12 +85,27 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
     const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
     p->whole = (cout_p > CHUNK_OUT || all <= 8 * VL) && whole_bytes <= (double)WHOLE_MAX;
-    if (forced_schedule) p->whole = forced_schedule >= 2;
+    // The whole schedule takes the items (block of tiles, block of output channels) one by
+    // one, each reading V and U of its block from memory again. Where one xi's U, V and M fit
+    // the L2 budget, the product rather goes xi by xi (xi_major); where V is far larger than
+    // L2, the blocked schedule, which keeps its V in cache, runs faster (VGG19's 128-channel
+    // 112x112 layers at batch 3, 2 threads: 16 ms a call blocked, 24 ms whole).
+    const double l2 = (double)l2_budget();
+    const double xi_bytes =
+        (double)sizeof(float) * ((double)cout_p * c->cin + (double)(c->cin + cout_p) * all_tbs);
+    const bool many_tiles = cout_p <= all;  // else fuse_u, below
+    p->xi_major = p->whole && many_tiles && c->cin >= 2 * CHUNK_IN && xi_bytes <= l2;
+    if (p->whole && many_tiles && !p->xi_major && whole_bytes > 4 * l2) p->whole = false;
+    if (forced_schedule) {
+        p->whole = forced_schedule >= 2;
+        p->xi_major = forced_schedule == 4;
+    }
     // More output channels than tiles: the transformed weights U outweigh V. Rather than U
     // going out to memory and coming back once per block of tiles, each item then transforms
     // the weights of its own output channels, a chunk of input channels at a time, into its
     // cache, and takes every tile in one block where it can.
     p->fuse_u = p->whole && (forced_schedule ? forced_schedule == 3 : cout_p > all);
+    if (p->fuse_u) p->xi_major = false;
     p->lanes = p->whole ? (int)all : p->ntile;
     int tb;
     if (p->fuse_u) {
@@ -99,7 +115,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, FUSED_TILES / VL);
         tb = ceil_div(nvec, nb) * VL;
         const size_t per_co = (size_t)NXI * (size_t)(tb + VL + p->ck) * sizeof(float);
-        p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)(fused_budget() / per_co) / CB * CB));
+        p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)(l2_budget() / per_co) / CB * CB));
     } else {
         // Tiles per block: M (and V when blocked) of an item within the scratch budget.
         const size_t per_tile =
@@ -408,20 +424,23 @@ DEFINE_MICRO(micro_1, 1)
 // (uxs floats per xi, ucbs per block of CB output channels); v: V at the first input channel
 // and lane (rows of p->vtbs lanes, p->vxs floats per xi); m: M at the first lane (rows of
 // p->tbs lanes, p->mcs floats per output channel).
+static void multiply_xi(const plan *p, int xi, const float *u, size_t uxs, size_t ucbs,
+                        const float *vs, float *ms, int k, int nco, int nl, bool add) {
+    const size_t vt = (size_t)p->vtbs, mt = (size_t)p->tbs;
+    const float *v = vs + (size_t)xi * p->vxs;
+    for (int b = 0; b < nco / CB; b++) {
+        const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
+        float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
+        int l = 0;
+        for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+        for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+        for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+    }
+}
+
 static void multiply(const plan *p, const float *u, size_t uxs, size_t ucbs, const float *vs,
                      float *ms, int k, int nco, int nl, bool add) {
-    const size_t vt = (size_t)p->vtbs, mt = (size_t)p->tbs;
-    for (int xi = 0; xi < NXI; xi++) {
-        const float *v = vs + (size_t)xi * p->vxs;
-        for (int b = 0; b < nco / CB; b++) {
-            const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
-            float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
-            int l = 0;
-            for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
-            for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
-            for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
-        }
-    }
+    for (int xi = 0; xi < NXI; xi++) multiply_xi(p, xi, u, uxs, ucbs, vs, ms, k, nco, nl, add);
 }
 
 // U of the output channels [co0, co0 + nco) and input channels [c0, c1) for multiply(): the
@@ -666,6 +685,73 @@ static void run_whole(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
+// V of every tile up front, as in run_whole, then M of every tile: the product as NXI
+// separate matrix products (each xi's U, V and M together are about a cache's worth where
+// the whole V and U are not), then the output transform. The same micro-kernel calls as the
+// other schedules, on the same chunks of input channels: the same results.
+static void run_whole_xi(const plan *p, int threads) {
+    const ac_fused_conv *c = p->c;
+    plan q = *p;  // M of all lanes: rows of vtbs lanes
+    q.tbs = p->vtbs;
+    q.mcs = odd_lines(NXI, q.tbs);
+    const int cout_p = p->ncb * CB;
+    float *v = alloc_floats(p->vxs, NXI);
+    float *m = alloc_floats(q.mcs, (size_t)cout_p);
+    const size_t per_thread = 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
+    float *all = alloc_floats(per_thread, (size_t)threads);
+    const int cch = ceil_div(c->cin, 8), nl_all = ceil_div(p->lanes, VL);
+    const int nlb = ceil_div(p->lanes, XI_LANES), ncoc = ceil_div(cout_p, p->cok);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        float *tr = all + (size_t)omp_get_thread_num() * per_thread, *tmp = tr + 6 * (size_t)TR_ROWLEN;
+        memset(tr, 0, per_thread * sizeof(float));  // read past what is written: finite
+#pragma omp for schedule(guided)
+        for (int k = 0; k < cch; k++) {  // as in run_whole
+            const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+            const int pad = p->vtbs - p->lanes;
+            for (int xi = 0; xi < NXI; xi++)
+                for (int ci = c0; ci < c1; ci++) {
+                    float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
+                    for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
+                }
+            for (int n = 0; n < c->n; n++)
+                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
+                                        v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
+                                        (size_t)p->vtbs);
+        }
+        // (xi, block of output channels): lanes by blocks of XI_LANES, each over the chunks
+        // of input channels
+#pragma omp for schedule(guided)
+        for (int it = 0; it < NXI * ncoc; it++) {
+            const int xi = it / ncoc, co0 = (it % ncoc) * p->cok;
+            const int nco = AC_MIN(p->cok, cout_p - co0);
+            float *mc = m + (size_t)co0 * q.mcs;
+            for (int t0 = 0; t0 < p->lanes; t0 += XI_LANES) {
+                const int nl = ceil_div(AC_MIN(XI_LANES, p->lanes - t0), VL);
+                for (int k = 0; k < p->nck; k++) {
+                    const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+                    size_t uxs, ucbs;
+                    const float *u = whole_u_at(p, co0, c0, &uxs, &ucbs);
+                    multiply_xi(&q, xi, u, uxs, ucbs, v + (size_t)c0 * q.vtbs + t0, mc + t0,
+                                c1 - c0, nco, nl, k > 0);
+                }
+            }
+            // the vector after the last lanes: read by the output transform, thrown away
+            for (int co = 0; co < nco; co++)
+                ac_vstore(mc + (size_t)co * q.mcs + (size_t)xi * q.tbs + (size_t)nl_all * VL, ac_vsplat(0.0f));
+        }
+#pragma omp for schedule(guided)
+        for (int it = 0; it < nlb * ncoc; it++) {
+            const int t0 = (it / ncoc) * XI_LANES, t1 = AC_MIN(p->lanes, t0 + XI_LANES);
+            const int co0 = (it % ncoc) * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+            output_lanes(&q, tmp, m + (size_t)co0 * q.mcs + t0, t0, t1, co0, co1);
+        }
+    }
+    ac_cpu_ws_free(all);
+    ac_cpu_ws_free(m);
+    ac_cpu_ws_free(v);
+}
+
 void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
     AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
@@ -675,7 +761,8 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     plan p;
     make_plan(&p, c, threads);
     if (!p.fuse_u) transform_weights(&p);
-    if (p.whole) run_whole(&p, threads);
+    if (p.xi_major) run_whole_xi(&p, threads);
+    else if (p.whole) run_whole(&p, threads);
     else run_blocked(&p, threads);
     if (p.u) ac_cpu_ws_free(p.u);
 }

@@ -25,7 +25,8 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
 void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,
                              float *dw);
 // Tests: 1 forces the blocked schedule, 2 the whole-layer one, 3 the whole-layer one with each
-// work item transforming its own weights, 0 restores the automatic choice.
+// work item transforming its own weights, 4 the whole-layer one xi by xi, 0 restores the
+// automatic choice.
 void ac_cpu_wino_force_schedule(int schedule);
 
 #endif

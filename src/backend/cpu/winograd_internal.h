@@ -82,6 +82,7 @@ typedef struct plan {
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
+    bool xi_major;        // whole, not fuse_u, and the product xi by xi (run_whole_xi)
     int lanes;            // whole: tiles of all images, n ntile; blocked: ntile
     int vtbs;             // lanes per row of V: whole, all lanes rounded up + VL; else tb + VL
     size_t vxs;           // floats per xi of V
