@@ -85,27 +85,33 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
     const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
     p->whole = (cout_p > CHUNK_OUT || all <= 8 * VL) && whole_bytes <= (double)WHOLE_MAX;
-    // The whole schedule takes the items (block of tiles, block of output channels) one by
-    // one, each reading V and U of its block from memory again. Where one xi's U, V and M fit
-    // the L2 budget, the product rather goes xi by xi (xi_major); where V is far larger than
-    // L2, the blocked schedule, which keeps its V in cache, runs faster (VGG19's 128-channel
-    // 112x112 layers at batch 3, 2 threads: 16 ms a call blocked, 24 ms whole).
+    // More output channels than tiles: the transformed weights U outweigh V. Rather than U
+    // going out to memory and coming back once per block of tiles, each item then transforms
+    // the weights of its own output channels, a chunk of input channels at a time, into its
+    // cache, taking every tile in one block (fuse_u; with more tiles than a block holds, the
+    // weights would be transformed once per block).
+    // Otherwise the whole schedule would take the items (block of tiles, block of output
+    // channels) one by one, each reading V and U of its block from memory again. Where one
+    // xi's V, with the U and M of a block of output channels, fits the L2 budget, the product
+    // rather goes xi by xi (xi_major); where V is far larger than L2, the blocked schedule,
+    // which keeps its V in cache, runs faster. 2 threads, one call: VGG19's 256-channel 56x56
+    // layers at batch 3 took 15-17 ms xi by xi, 19-21 ms whole; its 128-channel 112x112
+    // layers 16 ms blocked, 24 ms whole; its 512-channel 28x28 ones at batch 6 32 ms xi by xi,
+    // 39 ms with fuse_u.
     const double l2 = (double)l2_budget();
-    const double xi_bytes =
-        (double)sizeof(float) * ((double)cout_p * c->cin + (double)(c->cin + cout_p) * all_tbs);
-    const bool many_tiles = cout_p <= all;  // else fuse_u, below
-    p->xi_major = p->whole && many_tiles && c->cin >= 2 * CHUNK_IN && xi_bytes <= l2;
-    if (p->whole && many_tiles && !p->xi_major && whole_bytes > 4 * l2) p->whole = false;
+    const int cok_xi = AC_MIN(cout_p, CHUNK_OUT);
+    const double xi_bytes = (double)sizeof(float) *
+                            ((double)c->cin * all_tbs + (double)cok_xi * (c->cin + all_tbs));
+    const bool fuse = cout_p > all && all <= FUSED_TILES;
+    p->xi_major = p->whole && !fuse && c->cin >= 2 * CHUNK_IN && xi_bytes <= l2;
+    if (p->whole && !fuse && !p->xi_major && cout_p <= all && whole_bytes > 4 * l2)
+        p->whole = false;
     if (forced_schedule) {
         p->whole = forced_schedule >= 2;
         p->xi_major = forced_schedule == 4;
     }
-    // More output channels than tiles: the transformed weights U outweigh V. Rather than U
-    // going out to memory and coming back once per block of tiles, each item then transforms
-    // the weights of its own output channels, a chunk of input channels at a time, into its
-    // cache, and takes every tile in one block where it can.
-    p->fuse_u = p->whole && (forced_schedule ? forced_schedule == 3 : cout_p > all);
-    if (p->fuse_u) p->xi_major = false;
+    p->fuse_u = p->whole && !p->xi_major &&
+                (forced_schedule ? forced_schedule == 3 : cout_p > all);
     p->lanes = p->whole ? (int)all : p->ntile;
     int tb;
     if (p->fuse_u) {
