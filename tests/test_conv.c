@@ -175,6 +175,8 @@ static void conv_kernel_cases(void) {
     // rows wide enough for the vector paths (phase split, interleaved stores)
     compare_kernels("conv k4 s2 p1 wide", conv_g(1, 3, 5, 75, 4, 4, 2, 1), false, true);
     compare_kernels("conv k3 s2 p1 wide", conv_g(1, 2, 4, 70, 3, 3, 2, 1), false, true);
+    // the direct weight gradient over several bands of rows, 32 output channels
+    compare_kernels("conv k4 s2 p1 tall", conv_g(2, 5, 61, 50, 32, 4, 2, 1), false, false);
 }
 
 static void deconv_kernel_cases(void) {
@@ -187,6 +189,7 @@ static void deconv_kernel_cases(void) {
     compare_kernels("deconv k2 s2 p0", deconv_g(2, 9, 3, 7, 10, 2, 2, 0, 0), true, true);
     compare_kernels("deconv k4 s2 p1 wide", deconv_g(1, 3, 3, 40, 4, 4, 2, 1, 0), true, true);
     compare_kernels("deconv k3 s2 p0 wide", deconv_g(1, 2, 3, 37, 3, 3, 2, 0, 0), true, true);
+    compare_kernels("deconv k4 s2 p1 tall", deconv_g(2, 17, 30, 24, 5, 4, 2, 1, 0), true, false);
 }
 
 // The same comparisons with tiny column blocks (block boundaries inside image rows).

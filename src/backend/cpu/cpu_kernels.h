@@ -34,6 +34,18 @@ bool ac_cpu_conv_direct_on(void);
 void ac_cpu_direct_conv(const ac_fused_conv *c);
 // c->weight (cin, cout, kh, kw); zero padding only; output (oh, ow) of conv_transpose2d.
 void ac_cpu_direct_deconv(const ac_fused_conv *c, int out_pad);
+// The s x s phases of the padded images (direct_conv.c): plane (n, ci, py, px), `plane`
+// floats apart (at least hs ws, zeros after), holds xpad[s Y + py][s X + px] for
+// Y < hs = ceil((h + 2 pad) / s), X < ws = ceil((w + 2 pad) / s); zeros beyond the padding.
+void ac_cpu_phase_split(const float *x, size_t x_batch, int batch, int cin, int h, int w,
+                        int s, int pad, ac_pad_mode mode, size_t plane, float *src);
+// The weight gradient of direct_wgrad.c, with the contract of ac_cpu_conv_weight_grad
+// (im2col.h), for the geometries where ac_cpu_direct_wgrad_fits.
+struct ac_patch_geom;
+bool ac_cpu_direct_wgrad_fits(const struct ac_patch_geom *g, int m);
+void ac_cpu_direct_weight_grad(const struct ac_patch_geom *g, int batch, int m, const float *d,
+                               size_t d_stride, const float *img, size_t img_stride,
+                               float *dw);
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
 // The same with the images of x and dx x_batch floats apart (x a channel prefix of a larger

@@ -276,6 +276,61 @@ static inline int map_coord(int v, int n, ac_pad_mode mode) {
     return v < 0 ? -v : 2 * (n - 1) - v;
 }
 
+// P[n][ci][py][px][Y][X] = xpad[s Y + py][s X + px] for Y < hs = ceil((h + 2 pad) / s),
+// X < ws = ceil((w + 2 pad) / s), each (n, ci, py, px) plane `plane` floats apart with zeros
+// after its hs ws floats; xpad is x padded by `pad` (reflection or zeros), zero beyond.
+void ac_cpu_phase_split(const float *x, size_t x_batch, int batch, int cin, int h, int w,
+                        int s, int pad, ac_pad_mode mode, size_t plane, float *src) {
+    const int hp = h + 2 * pad, wpd = w + 2 * pad;
+    const int hs = ceil_div(hp, s), ws = ceil_div(wpd, s), nph = s * s;
+    AC_ASSERT(plane >= (size_t)hs * ws);
+    const size_t img = (size_t)cin * nph * plane;
+    const int T = ac_cpu_conv_threads();
+    const long long rows = (long long)batch * cin * nph * hs;
+#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && rows * ws > 65536)
+    for (long long it = 0; it < rows; it++) {
+        const int Y = (int)(it % hs), ph = (int)(it / hs % nph);
+        const int ci = (int)(it / ((long long)hs * nph) % cin), n = (int)(it / ((long long)hs * nph * cin));
+        const int py = ph / s, px = ph % s;
+        float *dst = src + (size_t)n * img + (size_t)(ci * nph + ph) * plane + (size_t)Y * ws;
+        const int yy = s * Y + py;
+        const int sy = yy < hp ? map_coord(yy - pad, h, mode) : -1;
+        if (sy < 0) {
+            memset(dst, 0, (size_t)ws * sizeof(float));
+        } else {
+            const float *row = x + (size_t)n * x_batch + ((size_t)ci * h + sy) * w;
+            // columns X with s X + px - pad inside the row: lo <= X < hi; edges mapped
+            const int lo = AC_MIN(ws, ceil_div(AC_MAX(0, pad - px), s));
+            const int hi = AC_MAX(lo, AC_MIN(ws, ceil_div(w + pad - px, s)));
+            for (int X = 0; X < lo; X++) {
+                const int sx = map_coord(s * X + px - pad, w, mode);
+                dst[X] = sx >= 0 ? row[sx] : 0.0f;
+            }
+            const float *from = row + (s * lo + px - pad);
+            if (s == 1) {
+                memcpy(dst + lo, from, (size_t)(hi - lo) * sizeof(float));
+            } else {
+                int X = lo;
+                if (s == 2) {  // the even lanes of two vectors, while both lie in the row
+                    const int left = w - (s * lo + px - pad);  // floats of the row from `from`
+                    for (; X + VL <= hi && 2 * (X - lo) + 2 * VL <= left; X += VL) {
+                        const float *f = from + 2 * (size_t)(X - lo);
+                        ac_vstore(dst + X, ac_veven(ac_vload(f), ac_vload(f + VL)));
+                    }
+                }
+                for (; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];
+            }
+            for (int X = hi; X < ws; X++) {
+                const int xx = s * X + px;
+                const int sx = xx < wpd ? map_coord(xx - pad, w, mode) : -1;
+                dst[X] = sx >= 0 ? row[sx] : 0.0f;
+            }
+        }
+        if (Y == hs - 1)  // the slack after the plane
+            memset(dst + ws, 0, (plane - (size_t)hs * ws) * sizeof(float));
+    }
+}
+
 void ac_cpu_direct_conv(const ac_fused_conv *c) {
     const int s = c->stride, pad = c->pad, kh = c->kh, kw = c->kw;
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && s >= 1 && pad >= 0);
@@ -306,49 +361,7 @@ void ac_cpu_direct_conv(const ac_fused_conv *c) {
     float *src = NULL;
     if (!in_place) {  // the padded, phase-split input of every image
         src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
-        const long long rows = (long long)c->n * c->cin * nph * hs;
-#pragma omp parallel for num_threads(T) schedule(guided) if (T > 1 && rows * ws > 65536)
-        for (long long it = 0; it < rows; it++) {
-            const int Y = (int)(it % hs), ph = (int)(it / hs % nph);
-            const int ci = (int)(it / ((long long)hs * nph) % c->cin), n = (int)(it / ((long long)hs * nph * c->cin));
-            const int py = ph / s, px = ph % s;
-            float *dst = src + (size_t)n * img + (size_t)(ci * nph + ph) * plane + (size_t)Y * ws;
-            const int yy = s * Y + py;
-            const int sy = yy < hp ? map_coord(yy - pad, c->h, c->mode) : -1;
-            if (sy < 0) {
-                memset(dst, 0, (size_t)ws * sizeof(float));
-            } else {
-                const float *row = c->x + (size_t)n * c->x_batch + ((size_t)ci * c->h + sy) * c->w;
-                // columns X with s X + px - pad inside the row: lo <= X < hi; edges mapped
-                const int lo = AC_MIN(ws, ceil_div(AC_MAX(0, pad - px), s));
-                const int hi = AC_MAX(lo, AC_MIN(ws, ceil_div(c->w + pad - px, s)));
-                for (int X = 0; X < lo; X++) {
-                    const int sx = map_coord(s * X + px - pad, c->w, c->mode);
-                    dst[X] = sx >= 0 ? row[sx] : 0.0f;
-                }
-                const float *from = row + (s * lo + px - pad);
-                if (s == 1) {
-                    memcpy(dst + lo, from, (size_t)(hi - lo) * sizeof(float));
-                } else {
-                    int X = lo;
-                    if (s == 2) {  // the even lanes of two vectors, while both lie in the row
-                        const int left = c->w - (s * lo + px - pad);  // floats of the row from `from`
-                        for (; X + VL <= hi && 2 * (X - lo) + 2 * VL <= left; X += VL) {
-                            const float *f = from + 2 * (size_t)(X - lo);
-                            ac_vstore(dst + X, ac_veven(ac_vload(f), ac_vload(f + VL)));
-                        }
-                    }
-                    for (; X < hi; X++) dst[X] = from[(size_t)s * (X - lo)];
-                }
-                for (int X = hi; X < ws; X++) {
-                    const int xx = s * X + px;
-                    const int sx = xx < wpd ? map_coord(xx - pad, c->w, c->mode) : -1;
-                    dst[X] = sx >= 0 ? row[sx] : 0.0f;
-                }
-            }
-            if (Y == hs - 1)  // the slack after the plane
-                memset(dst + ws, 0, (plane - (size_t)hs * ws) * sizeof(float));
-        }
+        ac_cpu_phase_split(c->x, c->x_batch, c->n, c->cin, c->h, c->w, s, pad, c->mode, plane, src);
     }
     const grid d = {.ntap = ntap, .off = off, .wp = wp, .avail = in_place ? (size_t)c->cin * c->h * c->w : img,
                     .max_off = max_of(off, ntap), .prefetch = in_place,

@@ -238,6 +238,10 @@ void ac_cpu_conv_weight_grad(const ac_patch_geom *g, int batch, int m, const flo
                              size_t d_stride, const float *img, size_t img_stride, float *dw) {
     const int K = g->c * g->kh * g->kw, P = g->oh * g->ow, T = ac_cpu_conv_threads();
     check_geom(g, 0, P);
+    if (ac_cpu_direct_wgrad_fits(g, m)) {
+        ac_cpu_direct_weight_grad(g, batch, m, d, d_stride, img, img_stride, dw);
+        return;
+    }
     const bool pw = is_pointwise(g);
     const int most_rows = (K + T - 1) / T;
     const int width = pw ? P : block_cols((size_t)most_rows, P, T);

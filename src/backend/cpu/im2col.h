@@ -46,7 +46,8 @@ void ac_cpu_conv_unfold_gemm(const ac_patch_geom *g, int batch, int m, const flo
 // img_n (c, h, w) += fold(a^T src_n), a (m, K), src_n (m, P).
 void ac_cpu_conv_gemm_fold(const ac_patch_geom *g, int batch, int m, const float *a,
                            const float *src, size_t src_stride, float *img, size_t img_stride);
-// dw (m, K) += sum over n, in order, of d_n (m, P) unfold(img_n)^T.
+// dw (m, K) += sum over n, in order, of d_n (m, P) unfold(img_n)^T. With few output rows
+// (m <= 32, not pointwise) and the direct kernels on, by direct_wgrad.c instead.
 void ac_cpu_conv_weight_grad(const ac_patch_geom *g, int batch, int m, const float *d,
                              size_t d_stride, const float *img, size_t img_stride, float *dw);
 
