@@ -79,8 +79,8 @@ void ac_cpu_direct_weight_grad(const ac_patch_geom *g, int batch, int m, const f
     const int hs = ceil_div(hp, s), ws = ceil_div(wpd, s), nph = s * s;
     AC_ASSERT((oh - 1) + (kh - 1) / s < hs && (ow - 1) + (kw - 1) / s < ws);
     // phase planes of hs ws floats, plus slack: a band's last vector reads up to VL - 1 lanes
-    // past its last row, into the next row or the slack
-    const size_t plane = ((size_t)hs * ws + VL + 15) / 16 * 16;
+    // past its last row (shifted by up to (kw - 1) / s), into the next row or the slack
+    const size_t plane = ((size_t)hs * ws + (size_t)(kw - 1) / s + VL + 15) / 16 * 16;
     const size_t per_img = (size_t)g->c * nph * plane;
     const int K = g->c * kh * kw, T = ac_cpu_conv_threads();
     float *src = ac_cpu_ws_alloc(per_img * batch * sizeof(float));
