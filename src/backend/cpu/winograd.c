@@ -636,16 +636,34 @@ static void output_lanes(const plan *p, float *tmp, const float *m, int t0, int 
     }
 }
 
-// V of every tile (all images along the lanes) up front, then the items (block of lanes,
-// block of output channels) as in run_blocked without the input transform.
+// V of every tile (all images along the lanes) for the input channels [8 k, 8 k + 8), each
+// image in order: the vector stores of a row of tiles spill past its last tile into lanes
+// that the next row overwrites (past the last image, into the padding lanes).
+static void whole_v_chunk(const plan *p, float *tr, float *v, int k) {
+    const ac_fused_conv *c = p->c;
+    const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
+    // lanes past the last tile are read (never used): zeroed, before the transform's stores
+    // spill into the first of them (VL to 2 VL - 1 floats per row: vector stores rather than
+    // a memset call per row)
+    const int pad = p->vtbs - p->lanes;
+    for (int xi = 0; xi < NXI; xi++)
+        for (int ci = c0; ci < c1; ci++) {
+            float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
+            for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
+        }
+    for (int n = 0; n < c->n; n++)
+        ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
+                                v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
+                                (size_t)p->vtbs);
+}
+
+// V of every tile up front, then the items (block of lanes, block of output channels) as in
+// run_blocked without the input transform.
 static void run_whole(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
     float *v = alloc_floats(p->vxs, NXI);
     float *all = alloc_floats(p->thread_floats, (size_t)threads);
-    // The input transform by chunks of 8 channels, each over all images in order: the vector
-    // stores of a row of tiles spill past its last tile into lanes that the next row
-    // overwrites (past the last image, into the padding lanes).
-    const int cch = ceil_div(c->cin, 8);
+    const int cch = ceil_div(c->cin, 8);  // chunks of whole_v_chunk
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
@@ -655,22 +673,7 @@ static void run_whole(const plan *p, int threads) {
         // lanes, zeroed per item below.
         memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
 #pragma omp for schedule(guided)
-        for (int k = 0; k < cch; k++) {
-            const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
-            // lanes past the last tile are read (never used): zeroed, before the transform's
-            // stores spill into the first of them (VL to 2 VL - 1 floats per row: vector
-            // stores rather than a memset call per row)
-            const int pad = p->vtbs - p->lanes;
-            for (int xi = 0; xi < NXI; xi++)
-                for (int ci = c0; ci < c1; ci++) {
-                    float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
-                    for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
-                }
-            for (int n = 0; n < c->n; n++)
-                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
-                                        v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
-                                        (size_t)p->vtbs);
-        }
+        for (int k = 0; k < cch; k++) whole_v_chunk(p, tr, v, k);
 #pragma omp for schedule(guided)
         for (int it = 0; it < p->items; it++) {
             const int blk = it / p->ncoc, coc = it % p->ncoc;
@@ -712,19 +715,7 @@ static void run_whole_xi(const plan *p, int threads) {
         float *tr = all + (size_t)omp_get_thread_num() * per_thread, *tmp = tr + 6 * (size_t)TR_ROWLEN;
         memset(tr, 0, per_thread * sizeof(float));  // read past what is written: finite
 #pragma omp for schedule(guided)
-        for (int k = 0; k < cch; k++) {  // as in run_whole
-            const int c0 = 8 * k, c1 = AC_MIN(c->cin, c0 + 8);
-            const int pad = p->vtbs - p->lanes;
-            for (int xi = 0; xi < NXI; xi++)
-                for (int ci = c0; ci < c1; ci++) {
-                    float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
-                    for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
-                }
-            for (int n = 0; n < c->n; n++)
-                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, 0, p->ntile, c0, c1,
-                                        v + (size_t)c0 * p->vtbs + (size_t)n * p->ntile, p->vxs,
-                                        (size_t)p->vtbs);
-        }
+        for (int k = 0; k < cch; k++) whole_v_chunk(p, tr, v, k);
         // (xi, block of output channels): lanes by blocks of XI_LANES, each over the chunks
         // of input channels
 #pragma omp for schedule(guided)
