@@ -8,12 +8,12 @@
 // tap t = (ci, ky, kx). As in direct_conv.c, the zero-padded image is split into its s x s
 // phases, P[ci][py][px][Y][X] = img_pad[s Y + py][s X + px], so that src_t is one phase plane
 // shifted by (ky / s, kx / s): a row of it is contiguous, like the row of d. The kernel holds
-// CB output channels x NT taps of vector sums and reads CB rows of d and NT rows of sources a
-// vector at a time; the lanes are added up at the end of a band of rows.
+// CB output channels x NT taps of vector sums and reads CB runs of d and NT runs of sources a
+// vector at a time, a band of rows (d copied onto the sources' row length) being one run.
 //
-// Threads take contiguous bands of rows (fixed bands, a static schedule) into partial sums
-// of their own, added into dw in thread order: results are the same run to run for a given
-// thread count.
+// Threads take contiguous bands of rows (fixed bands, a static schedule), keep their vector
+// sums across bands, add up each sum's lanes once at the end, and the threads' partial sums
+// go into dw in thread order: results are the same run to run for a given thread count.
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>

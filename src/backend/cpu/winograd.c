@@ -48,7 +48,8 @@
 #define XI_LANES (6 * VL)             // lanes per block of the xi-major product
 #define FUSED_TILES 128               // tiles per block at most when fuse_u
 
-static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U
+static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U;
+                             // 4: whole, xi by xi
 
 void ac_cpu_wino_force_schedule(int schedule) { forced_schedule = schedule; }
 
@@ -589,7 +590,7 @@ static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
             ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
 }
 
-// The items of both schedules go to the threads in long runs of neighbouring blocks (guided),
+// The items of every schedule go to the threads in long runs of neighbouring blocks (guided),
 // not one at a time: a core then reads a stretch of the input of its own (see direct_conv.c).
 // The 3x3 layers of a 480x640 forward took about 5% less time on two threads.
 static void run_blocked(const plan *p, int threads) {
