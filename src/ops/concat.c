@@ -10,7 +10,11 @@
 // src: (outer, src_stride), dst: (outer, dst_stride); dst[o, :len] = src[o, :len]
 void ac_cpu_copy_blocks(size_t outer, size_t len, const float *src, size_t src_stride, float *dst,
                         size_t dst_stride) {
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * len > 262144)
+    if (outer == 1) {  // one long block (dim 0): split the elements instead
+        ac_copy_floats(dst, src, len);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (outer * len > 262144)
     for (size_t o = 0; o < outer; o++)
         memcpy(dst + o * dst_stride, src + o * src_stride, len * sizeof(float));
 }

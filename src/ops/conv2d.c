@@ -50,14 +50,6 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                             g->cout * ohw);
 }
 
-// dx += the gradient of x for dy. 3x3 stride 1: dx = dy correlated with the kernels turned
-// by 180 degrees and transposed (cin <-> cout) over a 2 - pad border, by Winograd,
-// accumulating through the epilogue. Other strides and sizes (not 1x1): the transposed
-// convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
-// transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
-// dx_n += fold(W^T dy_n).
-// overwrite: dx = the gradient instead of dx += (dx need not be initialised). Images of dx lie
-// x_batch floats apart (cin h w, or more when x is a channel prefix of a larger tensor).
 // wt (cin, cout, 3, 3) = w (cout, cin, 3, 3) with the channels swapped and each kernel turned
 // by 180 degrees, written in order, by all threads (VGG19's 512x512 layers: 2.4 M floats a
 // call, which one thread writing across the rows took about 60 ms a training step for).
@@ -69,6 +61,14 @@ static void flip_weights3x3(const float *w, int cout, int cin, float *wt) {
                 wt[((size_t)ci * cout + co) * 9 + k] = w[((size_t)co * cin + ci) * 9 + 8 - k];
 }
 
+// dx += the gradient of x for dy. 3x3 stride 1: dx = dy correlated with the kernels turned
+// by 180 degrees and transposed (cin <-> cout) over a 2 - pad border, by Winograd,
+// accumulating through the epilogue. Other strides and sizes (not 1x1): the transposed
+// convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
+// transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
+// dx_n += fold(W^T dy_n).
+// overwrite: dx = the gradient instead of dx += (dx need not be initialised). Images of dx lie
+// x_batch floats apart (cin h w, or more when x is a channel prefix of a larger tensor).
 static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const float *w,
                           const float *dy, float *dx, size_t x_batch, bool overwrite) {
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;

@@ -154,8 +154,7 @@ void ac_cpu_direct_weight_grad(const ac_patch_geom *g, int batch, int m, const f
                 }
             }
         }
-        // the lanes of each sum added up once, into this thread's partial dw
-        memset(mine, 0, mk * sizeof(float));
+        // the lanes of each sum added up once, into this thread's partial dw (every element)
         for (int tb = 0; tb < ntb; tb++)
             for (int cb = 0; cb < ncb; cb++) {
                 const float *at = vs + ((size_t)tb * ncb + cb) * CB * NT * VL;

@@ -98,7 +98,8 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     // which keeps its V in cache, runs faster. 2 threads, one call: VGG19's 256-channel 56x56
     // layers at batch 3 took 15-17 ms xi by xi, 19-21 ms whole; its 128-channel 112x112
     // layers 16 ms blocked, 24 ms whole; its 512-channel 28x28 ones at batch 6 32 ms xi by xi,
-    // 39 ms with fuse_u.
+    // 39 ms with fuse_u. With fewer than 128 input channels the product is too short for the
+    // memory traffic of xi by xi (64->128 112x112 batch 3: 8 ms blocked, 17 ms xi by xi).
     const double l2 = (double)l2_budget();
     const int cok_xi = AC_MIN(cout_p, CHUNK_OUT);
     const double xi_bytes = (double)sizeof(float) *
@@ -122,7 +123,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, FUSED_TILES / VL);
         tb = ceil_div(nvec, nb) * VL;
         const size_t per_co = (size_t)NXI * (size_t)(tb + VL + p->ck) * sizeof(float);
-        p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)(l2_budget() / per_co) / CB * CB));
+        p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)((size_t)l2 / per_co) / CB * CB));
     } else {
         // Tiles per block: M (and V when blocked) of an item within the scratch budget.
         const size_t per_tile =
