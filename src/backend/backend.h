@@ -56,6 +56,7 @@ typedef struct ac_fused_conv {
     float *y;
     size_t y_batch;
     ac_conv_epilogue ep;
+    bool dx_overwrite;  // backward only: dx = the gradient of x (every element written), not +=
 } ac_fused_conv;
 
 typedef struct ac_backend {
@@ -71,8 +72,9 @@ typedef struct ac_backend {
     // unused), dy the gradient of its output y, laid out as y (image n at n y_batch, or packed
     // when y_batch is 0). act_in (y's layout): the input of the activation (sum + bias) for
     // PReLU; for ReLU that or y when nothing follows the ReLU; unused without activation.
-    // Accumulates the gradients of x (dx laid out as x), weight, bias and the PReLU slope (each
-    // may be NULL), not those of residual, add and sub (each receives dy). x a channel prefix
+    // Accumulates the gradients of x (dx laid out as x; written instead where c->dx_overwrite),
+    // weight, bias and the PReLU slope (each may be NULL), not those of residual, add and sub
+    // (each receives dy). x a channel prefix
     // (x_batch > cin h w) or y a slice (y_batch > cout oh ow) needs zero padding (or none) and
     // no PReLU.
     void (*conv2d_fused_backward)(const ac_fused_conv *c, const float *act_in, const float *dy,
@@ -118,8 +120,9 @@ typedef struct ac_backend {
 
     // x (nc, h, w) -> y (nc, h/2, w/2), 2x2 window, stride 2, first maximum wins
     void (*maxpool2x2_forward)(size_t nc, int h, int w, const float *x, float *y);
+    // dx += (overwrite: dx =) the gradient of x for dy
     void (*maxpool2x2_backward)(size_t nc, int h, int w, const float *x, const float *dy,
-                                float *dx);
+                                float *dx, bool overwrite);
 
     // elementwise
     void (*add)(size_t n, const float *a, const float *b, float *y);          // y = a + b

@@ -1,6 +1,7 @@
 // graph.c: tape, activation allocation and the backward walk (see graph.h).
 #include "core/graph.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,22 +202,43 @@ ac_node *ac_graph_record(ac_graph *g, ac_tensor *out, ac_backward_fn backward, i
     return node;
 }
 
+// t's gradient buffer, taken from the released ones or the arena, contents undefined.
+static float *new_grad(ac_graph *g, ac_tensor *t, size_t bytes) {
+    AC_ASSERT_MSG(t->storage == AC_STORAGE_ARENA,
+                  "a trainable owned tensor needs ac_tensor_enable_grad");
+    for (int i = g->n_free_grad; i-- > 0;)  // the most recently released first
+        if (g->free_grad[i].bytes == bytes) {
+            float *d = g->free_grad[i].data;
+            g->free_grad[i] = g->free_grad[--g->n_free_grad];
+            return d;
+        }
+    return ac_arena_alloc(g->arena, bytes);
+}
+
 float *ac_graph_grad(ac_graph *g, ac_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
-        AC_ASSERT_MSG(t->storage == AC_STORAGE_ARENA,
-                      "a trainable owned tensor needs ac_tensor_enable_grad");
-        size_t bytes = ac_numel(t) * sizeof(float);
-        t->grad = NULL;
-        for (int i = g->n_free_grad; i-- > 0;)  // the most recently released first
-            if (g->free_grad[i].bytes == bytes) {
-                t->grad = g->free_grad[i].data;
-                g->free_grad[i] = g->free_grad[--g->n_free_grad];
-                break;
-            }
-        if (!t->grad) t->grad = ac_arena_alloc(g->arena, bytes);
-        ac_zero_floats(t->grad, bytes / sizeof(float));
+        t->grad = new_grad(g, t, ac_numel(t) * sizeof(float));
+        ac_zero_floats(t->grad, ac_numel(t));
     }
+    return t->grad;
+}
+
+static bool poison_grads(void) {
+    static int on = -1;  // read once
+    if (on < 0) on = getenv("AC_POISON_GRADS") != NULL;
+    return on;
+}
+
+float *ac_graph_grad_to_write(ac_graph *g, ac_tensor *t, bool *overwrite) {
+    *overwrite = false;
+    if (!t || !t->requires_grad) return NULL;
+    if (t->grad) return t->grad;
+    const size_t n = ac_numel(t);
+    t->grad = new_grad(g, t, n * sizeof(float));
+    if (poison_grads())
+        for (size_t i = 0; i < n; i++) t->grad[i] = NAN;
+    *overwrite = true;
     return t->grad;
 }
 

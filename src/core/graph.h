@@ -56,6 +56,12 @@ ac_node *ac_graph_record(ac_graph *g, ac_tensor *out, ac_backward_fn backward, i
 // The gradient buffer of t, allocated zero-filled on first use (owned tensors must have called
 // ac_tensor_enable_grad). Returns NULL when t does not require a gradient.
 float *ac_graph_grad(ac_graph *g, ac_tensor *t);
+// The same for an op that writes every element of t's gradient: where t has none yet, its
+// buffer is not zero-filled and *overwrite is set (the op assigns instead of adding: a
+// separate pass that zeroes an activation's gradient costs a trip through memory); otherwise
+// *overwrite is cleared and the op adds. With AC_POISON_GRADS set in the environment such
+// buffers start as NaN, so that a missed element shows in the tests.
+float *ac_graph_grad_to_write(ac_graph *g, ac_tensor *t, bool *overwrite);
 
 // Seeds d(loss)/d(loss) = 1 for a one-element loss and runs the tape backwards. Afterwards
 // only the gradients of owned tensors (parameters, inputs) and of the seeded tensor remain:

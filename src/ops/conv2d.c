@@ -106,12 +106,12 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db) {
-    ac_cpu_conv2d_backward_strided(g, x, (size_t)g->cin * g->h * g->w, w, dy, dx, dw, db);
+    ac_cpu_conv2d_backward_strided(g, x, (size_t)g->cin * g->h * g->w, w, dy, dx, false, dw, db);
 }
 
 void ac_cpu_conv2d_backward_strided(const ac_conv_geom *g, const float *x, size_t x_batch,
-                                    const float *w, const float *dy, float *dx, float *dw,
-                                    float *db) {
+                                    const float *w, const float *dy, float *dx, bool dx_overwrite,
+                                    float *dw, float *db) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     AC_ASSERT(x_batch >= (size_t)g->cin * hw);
@@ -126,7 +126,7 @@ void ac_cpu_conv2d_backward_strided(const ac_conv_geom *g, const float *x, size_
     } else if (dw) {
         ac_cpu_conv_weight_grad(&pg, g->n, g->cout, dy, g->cout * ohw, x, x_batch, dw);
     }
-    if (dx) backward_data(g, &pg, w, dy, dx, x_batch, false);
+    if (dx) backward_data(g, &pg, w, dy, dx, x_batch, dx_overwrite);
 }
 
 void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,

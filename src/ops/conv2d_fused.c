@@ -15,15 +15,20 @@ bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
 }
 
 bool ac_fused_node_grads(ac_graph *g, ac_node *node, int n_skips, const float *dy, size_t n,
-                         ac_act act, ac_fused_grads *out) {
+                         ac_act act, bool whole_x, ac_fused_grads *out) {
     AC_ASSERT(node->n_in == 4 + n_skips);
     for (int i = 4; i < node->n_in; i++) {
-        float *d = ac_graph_grad(g, node->in[i]);
-        if (d) ac_be()->axpy(n, i == node->n_in - 1 ? -1.0f : 1.0f, dy, d);
+        bool overwrite;
+        float *d = ac_graph_grad_to_write(g, node->in[i], &overwrite);
+        const float a = i == node->n_in - 1 ? -1.0f : 1.0f;
+        if (d && overwrite) ac_be()->scale(n, a, dy, d);
+        else if (d) ac_be()->axpy(n, a, dy, d);
     }
-    *out = (ac_fused_grads){ac_graph_grad(g, node->in[0]), ac_graph_grad(g, node->in[1]),
-                            ac_graph_grad(g, node->in[2]),
-                            act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL};
+    *out = (ac_fused_grads){.dw = ac_graph_grad(g, node->in[1]),
+                            .db = ac_graph_grad(g, node->in[2]),
+                            .dslope = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL};
+    out->dx = whole_x ? ac_graph_grad_to_write(g, node->in[0], &out->dx_overwrite)
+                      : ac_graph_grad(g, node->in[0]);
     return out->dx || out->dw || out->db || out->dslope;
 }
 
@@ -36,7 +41,8 @@ static void fused_backward(ac_graph *g, ac_node *node) {
     const float *dy = y->grad + c0 * ohw;
     const ac_act act = (ac_act)node->iarg[3];
     ac_fused_grads d;  // residual and add receive dy, sub -dy
-    if (!ac_fused_node_grads(g, node, 3, dy, ac_numel(y), act, &d)) return;
+    if (!ac_fused_node_grads(g, node, 3, dy, ac_numel(y), act, w->shape[1] == x->shape[1], &d))
+        return;
     const ac_tensor *pre = node->extra;
     ac_fused_conv c = {.n = x->shape[0], .cin = w->shape[1], .h = x->shape[2], .w = x->shape[3],
                        .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
@@ -45,7 +51,8 @@ static void fused_backward(ac_graph *g, ac_node *node) {
                        .x_batch = ac_numel(x) / (size_t)x->shape[0], .weight = w->data,
                        .y_batch = ac_numel(y) / (size_t)y->shape[0],
                        .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
-                              .scale = node->farg[0]}};
+                              .scale = node->farg[0]},
+                       .dx_overwrite = d.dx_overwrite};
     ac_be()->conv2d_fused_backward(&c, pre ? pre->data : y->data + c0 * ohw, dy, d.dx, d.dw,
                                    d.db, d.dslope);
 }

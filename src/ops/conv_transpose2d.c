@@ -63,6 +63,12 @@ void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad) {
 // dy (n, cout, oh, ow); dx like x, dw like w, db (cout): accumulated, NULL ones skipped
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db) {
+    ac_cpu_conv_transpose2d_backward_to(g, x, w, dy, dx, false, dw, db);
+}
+
+void ac_cpu_conv_transpose2d_backward_to(const ac_conv_geom *g, const float *x, const float *w,
+                                         const float *dy, float *dx, bool dx_overwrite, float *dw,
+                                         float *db) {
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     if (db) ac_cpu_bias_grad(g->n, g->cout, ohw, dy, db);
@@ -72,10 +78,12 @@ void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, con
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
-                           .y = dx, .y_batch = g->cin * hw, .ep = {.scale = 1.0f, .residual = dx}};
+                           .y = dx, .y_batch = g->cin * hw,
+                           .ep = {.scale = 1.0f, .residual = dx_overwrite ? NULL : dx}};
         ac_cpu_direct_conv(&c);
     } else if (dx) {
-        ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, 1.0f, dx, g->cin * hw);
+        ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, dx_overwrite ? 0.0f : 1.0f,
+                                dx, g->cin * hw);
     }
     // dW (cin, K) += sum_n x_n (cin, hw) unfold(dy_n)^T
     if (dw) ac_cpu_conv_weight_grad(&pg, g->n, g->cin, x, g->cin * hw, dy, g->cout * ohw, dw);
@@ -136,7 +144,7 @@ static void fused_backward(ac_graph *g, ac_node *node) {
     const float *dy = y->grad;
     const ac_act act = (ac_act)node->iarg[3];
     ac_fused_grads d;  // add receives dy, sub -dy
-    if (!ac_fused_node_grads(g, node, 2, dy, ac_numel(y), act, &d)) return;
+    if (!ac_fused_node_grads(g, node, 2, dy, ac_numel(y), act, true, &d)) return;
     const ac_tensor *pre = node->extra;
     ac_fused_conv c = {.n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
                        .cout = w->shape[1], .kh = w->shape[2], .kw = w->shape[3],
@@ -144,7 +152,8 @@ static void fused_backward(ac_graph *g, ac_node *node) {
                        .x = x->data, .x_batch = ac_numel(x) / (size_t)x->shape[0],
                        .weight = w->data, .y_batch = ac_numel(y) / (size_t)y->shape[0],
                        .ep = {.act = act, .slope = act == AC_ACT_PRELU ? node->in[3]->data[0] : 0.0f,
-                              .scale = 1.0f}};
+                              .scale = 1.0f},
+                       .dx_overwrite = d.dx_overwrite};
     ac_be()->conv_transpose2d_fused_backward(&c, node->iarg[2], pre ? pre->data : y->data, dy,
                                              d.dx, d.dw, d.db, d.dslope);
 }

@@ -3,6 +3,7 @@
 // maximum only when it is strictly greater (or NaN), so on ties the first maximum wins and
 // alone receives the gradient. The backward recomputes the winner from x.
 #include <math.h>
+#include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/simd.h"
@@ -56,12 +57,15 @@ void ac_cpu_maxpool2x2_forward(size_t nc, int h, int w, const float *x, float *y
 }
 
 // x, dx: (nc, h, w); dy: (nc, h/2, w/2). Windows do not overlap.
+// overwrite: each plane of dx is zeroed just before its winners receive dy, while it is in
+// cache (a separate zeroing pass costs a trip through memory).
 void ac_cpu_maxpool2x2_backward(size_t nc, int h, int w, const float *x, const float *dy,
-                                float *dx) {
+                                float *dx, bool overwrite) {
     int oh = h / 2, ow = w / 2;
     size_t plane_in = (size_t)h * (size_t)w, plane_out = (size_t)oh * (size_t)ow;
 #pragma omp parallel for schedule(static) if (nc * plane_out > 65536)
     for (size_t p = 0; p < nc; p++) {
+        if (overwrite) memset(dx + p * plane_in, 0, plane_in * sizeof(float));
         for (int oy = 0; oy < oh; oy++) {
             size_t row = p * plane_in + (size_t)(2 * oy) * (size_t)w;
             const float *dyr = dy + p * plane_out + (size_t)oy * (size_t)ow;
@@ -75,8 +79,10 @@ void ac_cpu_maxpool2x2_backward(size_t nc, int h, int w, const float *x, const f
 
 static void maxpool2x2_backward(ac_graph *g, ac_node *node) {
     ac_tensor *x = node->in[0], *y = node->out;
+    bool overwrite;
+    float *dx = ac_graph_grad_to_write(g, x, &overwrite);
     ac_be()->maxpool2x2_backward((size_t)x->shape[0] * (size_t)x->shape[1], x->shape[2],
-                                 x->shape[3], x->data, y->grad, ac_graph_grad(g, x));
+                                 x->shape[3], x->data, y->grad, dx, overwrite);
 }
 
 // x: (N, C, H, W) -> (N, C, H/2, W/2)

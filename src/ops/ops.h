@@ -49,13 +49,16 @@ ac_tensor *ac_copy_into(ac_graph *g, ac_tensor *src, ac_tensor *dst, int c0);
 bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n);
 // For the backward of a fused node (conv2d_fused.c, conv_transpose2d.c) whose inputs are
 // {x, w, b, slope, skips...} with the subtracted skip last: adds dy (n floats) to the skips'
-// gradients (-dy to the last), then finds the gradient buffers of x, w, b and, for a PReLU,
-// the slope (NULL where not wanted); false when none is wanted.
+// gradients (-dy to the last; written where a skip has none yet), then finds the gradient
+// buffers of x, w, b and, for a PReLU, the slope (NULL where not wanted); false when none is
+// wanted. whole_x: the op writes all of x's gradient (not a channel prefix), so a new one is
+// left unzeroed and dx_overwrite set (ac_graph_grad_to_write).
 typedef struct ac_fused_grads {
     float *dx, *dw, *db, *dslope;
+    bool dx_overwrite;
 } ac_fused_grads;
 bool ac_fused_node_grads(ac_graph *g, ac_node *node, int n_skips, const float *dy, size_t n,
-                         ac_act act, ac_fused_grads *out);
+                         ac_act act, bool whole_x, ac_fused_grads *out);
 // Reflection padding (PyTorch ReflectionPad2d); each pad must be < the side it pads.
 ac_tensor *ac_reflection_pad(ac_graph *g, ac_tensor *x, int top, int bottom, int left, int right);
 ac_tensor *ac_relu(ac_graph *g, ac_tensor *x);

@@ -43,12 +43,18 @@ static void add_row(float *restrict x, const float *restrict y, int w) {
 // border are added in that order, which is the scan order.
 void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left,
                                     int right, const float *dy, float *dx) {
+    ac_cpu_reflection_pad_backward_to(nc, h, w, top, bottom, left, right, dy, dx, false);
+}
+
+void ac_cpu_reflection_pad_backward_to(size_t nc, int h, int w, int top, int bottom, int left,
+                                       int right, const float *dy, float *dx, bool overwrite) {
     int oh = h + top + bottom, ow = w + left + right;
     size_t plane_in = (size_t)h * (size_t)w, plane_out = (size_t)oh * (size_t)ow;
 #pragma omp parallel for schedule(static) if (nc * plane_out > 65536)
     for (size_t p = 0; p < nc; p++) {
         float *xp = dx + p * plane_in;
         const float *yp = dy + p * plane_out;
+        if (overwrite) memset(xp, 0, plane_in * sizeof(float));
         for (int oy = 0; oy < oh; oy++) {
             float *xr = xp + (size_t)reflect(oy - top, h) * (size_t)w;
             const float *yr = yp + (size_t)oy * (size_t)ow;

@@ -104,6 +104,7 @@ void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, c
                                   float *dx, float *dw, float *db, float *dslope) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
     AC_ASSERT(c->x_batch >= (size_t)c->cin * c->h * c->w);
+    AC_ASSERT(!c->dx_overwrite || c->x_batch == (size_t)c->cin * c->h * c->w);
     const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
     const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;
     const size_t ohw = (size_t)oh * ow, per = (size_t)c->cout * ohw;
@@ -116,7 +117,8 @@ void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, c
                                 .oh = oh, .ow = ow, .kh = c->kh, .kw = c->kw,
                                 .stride = c->stride, .pad = c->pad};
         if (dx || dw || db)
-            ac_cpu_conv2d_backward_strided(&g, c->x, c->x_batch, c->weight, dz, dx, dw, db);
+            ac_cpu_conv2d_backward_strided(&g, c->x, c->x_batch, c->weight, dz, dx,
+                                           c->dx_overwrite, dw, db);
         ac_cpu_ws_free(tmp);
         return;
     }
@@ -142,7 +144,7 @@ void ac_cpu_conv2d_fused_backward(const ac_fused_conv *c, const float *act_in, c
     if (dx) {
         float *dxp = ac_cpu_ws_alloc(nc * plane_p * sizeof(float));
         ac_cpu_conv2d_backward_data(&gp, c->weight, dz, dxp, true);
-        ac_cpu_reflection_pad_backward(nc, c->h, c->w, p, p, p, p, dxp, dx);
+        ac_cpu_reflection_pad_backward_to(nc, c->h, c->w, p, p, p, p, dxp, dx, c->dx_overwrite);
         ac_cpu_ws_free(dxp);
     }
     ac_cpu_ws_free(tmp);
@@ -161,6 +163,7 @@ void ac_cpu_conv_transpose2d_fused_backward(const ac_fused_conv *c, int out_pad,
     const size_t per = (size_t)c->cout * g.oh * g.ow;
     float *tmp;
     const float *dz = sum_grad(&c->ep, c->n, per, per, act_in, dy, dslope, &tmp);
-    if (dx || dw || db) ac_cpu_conv_transpose2d_backward(&g, c->x, c->weight, dz, dx, dw, db);
+    if (dx || dw || db)
+        ac_cpu_conv_transpose2d_backward_to(&g, c->x, c->weight, dz, dx, c->dx_overwrite, dw, db);
     ac_cpu_ws_free(tmp);
 }

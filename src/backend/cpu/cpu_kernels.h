@@ -49,10 +49,10 @@ void ac_cpu_direct_weight_grad(const struct ac_patch_geom *g, int batch, int m, 
 void ac_cpu_conv2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
 // The same with the images of x and dx x_batch floats apart (x a channel prefix of a larger
-// tensor when x_batch > cin h w).
+// tensor when x_batch > cin h w); dx_overwrite: dx = the gradient (dx need not be initialised).
 void ac_cpu_conv2d_backward_strided(const ac_conv_geom *g, const float *x, size_t x_batch,
-                                    const float *w, const float *dy, float *dx, float *dw,
-                                    float *db);
+                                    const float *w, const float *dy, float *dx, bool dx_overwrite,
+                                    float *dw, float *db);
 // The data gradient alone: dx += (overwrite: dx =) the gradient of x for dy.
 void ac_cpu_conv2d_backward_data(const ac_conv_geom *g, const float *w, const float *dy, float *dx,
                                  bool overwrite);
@@ -60,6 +60,10 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
                                      const float *b, float *y);
 void ac_cpu_conv_transpose2d_backward(const ac_conv_geom *g, const float *x, const float *w,
                                       const float *dy, float *dx, float *dw, float *db);
+// The same, with dx written instead of added to where dx_overwrite.
+void ac_cpu_conv_transpose2d_backward_to(const ac_conv_geom *g, const float *x, const float *w,
+                                         const float *dy, float *dx, bool dx_overwrite, float *dw,
+                                         float *db);
 void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad);
 void ac_cpu_conv_transpose2d_fused_backward(const ac_fused_conv *c, int out_pad,
                                             const float *act_in, const float *dy, float *dx,
@@ -68,6 +72,10 @@ void ac_cpu_reflection_pad_forward(size_t nc, int h, int w, int top, int bottom,
                                    int right, const float *x, float *y);
 void ac_cpu_reflection_pad_backward(size_t nc, int h, int w, int top, int bottom, int left,
                                     int right, const float *dy, float *dx);
+// The same, with dx written instead of added to where overwrite (each plane zeroed just before
+// its sums, while it is in cache).
+void ac_cpu_reflection_pad_backward_to(size_t nc, int h, int w, int top, int bottom, int left,
+                                       int right, const float *dy, float *dx, bool overwrite);
 void ac_cpu_relu_forward(size_t n, const float *x, float *y);
 void ac_cpu_relu_backward(size_t n, const float *y, const float *dy, float *dx);
 void ac_cpu_prelu_forward(size_t n, float slope, const float *x, float *y);
@@ -79,7 +87,7 @@ void ac_cpu_resize_bilinear_backward(size_t nc, int h, int w, int oh, int ow, co
                                      float *dx);
 void ac_cpu_maxpool2x2_forward(size_t nc, int h, int w, const float *x, float *y);
 void ac_cpu_maxpool2x2_backward(size_t nc, int h, int w, const float *x, const float *dy,
-                                float *dx);
+                                float *dx, bool overwrite);
 void ac_cpu_add(size_t n, const float *a, const float *b, float *y);
 void ac_cpu_sub(size_t n, const float *a, const float *b, float *y);
 void ac_cpu_scale(size_t n, float s, const float *x, float *y);
