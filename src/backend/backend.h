@@ -139,8 +139,9 @@ typedef struct ac_backend {
     // reductions to a scalar (accumulated in double)
     // sum |a - b| / count (count = n: the mean); g = d(loss)/d(result)
     float (*l1_mean_forward)(size_t n, const float *a, const float *b, double count);
+    // da += (da_overwrite: da =) g sign(a - b) / count; db likewise with -g
     void (*l1_mean_backward)(size_t n, const float *a, const float *b, float g, double count,
-                             float *da, float *db);
+                             float *da, bool da_overwrite, float *db, bool db_overwrite);
     // a: (na, m), b: (nb, m). sum over i < na, j < nb, k < m of |a[i,k] - b[j,k]|, / count
     float (*l1_pairwise_forward)(int na, int nb, size_t m, const float *a, const float *b,
                                  double count);

@@ -18,8 +18,10 @@ static void add_backward(ac_graph *g, ac_node *node) {
     ac_tensor *y = node->out;
     size_t n = ac_numel(y);
     for (int i = 0; i < 2; i++) {
-        float *d = ac_graph_grad(g, node->in[i]);
-        if (d) ac_be()->axpy(n, 1.0f, y->grad, d);
+        bool fresh;  // a new gradient is written, not added to
+        float *d = ac_graph_grad_to_write(g, node->in[i], &fresh);
+        if (d && fresh) ac_be()->scale(n, 1.0f, y->grad, d);
+        else if (d) ac_be()->axpy(n, 1.0f, y->grad, d);
     }
 }
 

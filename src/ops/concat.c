@@ -54,8 +54,10 @@ static void concat_backward(ac_graph *g, ac_node *node) {
     for (int i = 0; i < node->n_in; i++) {
         size_t o, len;
         split_at(node->in[i], dim, &o, &len);
-        float *dx = ac_graph_grad(g, node->in[i]);
-        if (dx) ac_be()->acc_blocks(outer, len, y->grad + off, total, dx, len);
+        bool fresh;  // a new gradient is written, not added to
+        float *dx = ac_graph_grad_to_write(g, node->in[i], &fresh);
+        if (dx && fresh) ac_be()->copy_blocks(outer, len, y->grad + off, total, dx, len);
+        else if (dx) ac_be()->acc_blocks(outer, len, y->grad + off, total, dx, len);
         off += len;
     }
 }

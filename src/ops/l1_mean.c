@@ -27,22 +27,25 @@ float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b, double co
 
 // a, b, da, db: (n); g = d(loss)/d(result). Either gradient may be NULL.
 void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, double count,
-                             float *da, float *db) {
+                             float *da, bool da_overwrite, float *db, bool db_overwrite) {
     float s = g / (float)count;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float d = a[i] - b[i];
         float v = d > 0.0f ? s : (d < 0.0f ? -s : 0.0f);
-        if (da) da[i] += v;
-        if (db) db[i] -= v;
+        if (da) da[i] = da_overwrite ? v : da[i] + v;
+        if (db) db[i] = db_overwrite ? -v : db[i] - v;
     }
 }
 
 static void l1_mean_backward(ac_graph *g, ac_node *node) {
     ac_tensor *a = node->in[0], *b = node->in[1];
     const double *count = node->extra;
-    ac_be()->l1_mean_backward(ac_numel(a), a->data, b->data, node->out->grad[0], *count,
-                              ac_graph_grad(g, a), ac_graph_grad(g, b));
+    bool a_new, b_new;  // (b's buffer is asked for after a's: a and b may be one tensor)
+    float *da = ac_graph_grad_to_write(g, a, &a_new);
+    float *db = ac_graph_grad_to_write(g, b, &b_new);
+    ac_be()->l1_mean_backward(ac_numel(a), a->data, b->data, node->out->grad[0], *count, da,
+                              a_new, db, b_new);
 }
 
 // a, b: same shape -> (1)

@@ -99,7 +99,7 @@ void ac_cpu_acc_blocks(size_t outer, size_t len, const float *src, size_t src_st
                        size_t dst_stride);
 float ac_cpu_l1_mean_forward(size_t n, const float *a, const float *b, double count);
 void ac_cpu_l1_mean_backward(size_t n, const float *a, const float *b, float g, double count,
-                             float *da, float *db);
+                             float *da, bool da_overwrite, float *db, bool db_overwrite);
 float ac_cpu_l1_pairwise_forward(int na, int nb, size_t m, const float *a, const float *b,
                                  double count);
 void ac_cpu_l1_pairwise_backward(int na, int nb, size_t m, const float *a, const float *b,
