@@ -127,8 +127,8 @@ static void test_thread_invariance(void) {
     free(x), free(wt);
 }
 
-// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw;
-// the 3-thread run with its workspaces filled with NaNs first.
+// The weight gradient (F(3x3, 4x4)) against the direct sum in double, accumulated into dw, in
+// both forms (blocked and grouped); the 3-thread run with its workspaces filled with NaNs first.
 static void test_weight_grad(void) {
     const struct {
         int n, cin, h, w, cout, pad, x_extra;
@@ -139,6 +139,7 @@ static void test_weight_grad(void) {
         {1, 6, 8, 8, 5, 0, 1, AC_PAD_ZERO},  {3, 16, 17, 40, 16, 1, 0, AC_PAD_ZERO},
         {1, 24, 12, 13, 20, 1, 0, AC_PAD_REFLECT},
         {2, 3, 45, 70, 4, 1, 0, AC_PAD_REFLECT},  // more tiles than a run of the transforms
+        {3, 2, 100, 120, 3, 1, 0, AC_PAD_ZERO},   // blocked: 3 blocks an image, 8 runs of them
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         ac_rng r;
@@ -172,24 +173,29 @@ static void test_weight_grad(void) {
         ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
                            .stride = 1, .pad = pad, .mode = cases[k].mode, .x = x,
                            .x_batch = x_batch};
-        memcpy(dw1, dw, nw * 4);
-        for (int t = 1; t <= 3; t++) {
-            float *d = t == 1 ? dw1 : malloc(nw * 4);
-            if (t > 1) memcpy(d, dw, nw * 4);
-            omp_set_num_threads(t);
-            ac_cpu_ws_set_poison(t == 3);  // and its scratch NaNs until written
-            ac_cpu_wino_weight_grad(&c, dy, (size_t)cout * oh * ow, d);
-            ac_cpu_ws_set_poison(false);
-            char what[120];
-            snprintf(what, sizeof what, "dw n%d cin%d %dx%d cout%d pad%d %s t%d", n, cin, h, w,
-                     cout, pad, cases[k].mode ? "reflect" : "zero", t);
-            // the sum runs over n oh ow products of magnitude up to 1
-            t_close(what, d, want, nw, 2e-5 * sqrt((double)n * oh * ow), 1e-5);
-            if (t > 1) {
-                CHECK_MSG(memcmp(d, dw1, nw * 4) == 0, "%s: differs from 1 thread", what);
-                free(d);
+        for (int grouped = 0; grouped < 2; grouped++) {  // the blocked form, then the grouped
+            ac_cpu_wino_wgrad_force_grouped(grouped);
+            memcpy(dw1, dw, nw * 4);
+            for (int t = 1; t <= 3; t++) {
+                float *d = t == 1 ? dw1 : malloc(nw * 4);
+                if (t > 1) memcpy(d, dw, nw * 4);
+                omp_set_num_threads(t);
+                ac_cpu_ws_set_poison(t == 3);  // and its scratch NaNs until written
+                ac_cpu_wino_weight_grad(&c, dy, (size_t)cout * oh * ow, d);
+                ac_cpu_ws_set_poison(false);
+                char what[120];
+                snprintf(what, sizeof what, "dw n%d cin%d %dx%d cout%d pad%d %s t%d%s", n, cin,
+                         h, w, cout, pad, cases[k].mode ? "reflect" : "zero", t,
+                         grouped ? " grouped" : "");
+                // the sum runs over n oh ow products of magnitude up to 1
+                t_close(what, d, want, nw, 2e-5 * sqrt((double)n * oh * ow), 1e-5);
+                if (t > 1) {
+                    CHECK_MSG(memcmp(d, dw1, nw * 4) == 0, "%s: differs from 1 thread", what);
+                    free(d);
+                }
             }
         }
+        ac_cpu_wino_wgrad_force_grouped(false);
         free(x), free(dy), free(dw), free(want), free(dw1);
     }
 }

@@ -28,5 +28,8 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
 // work item transforming its own weights, 4 the whole-layer one xi by xi, 0 restores the
 // automatic choice.
 void ac_cpu_wino_force_schedule(int schedule);
+// Tests: true sends every weight gradient through the grouped form (transforms of whole
+// images, then the GEMMs), false restores the automatic choice (blocked for few channels).
+void ac_cpu_wino_wgrad_force_grouped(bool on);
 
 #endif
