@@ -1,4 +1,5 @@
-// add.c: y = a + b (same shapes); both inputs receive dy. Also the shared y += alpha x kernel.
+// add.c: y = a + b (same shapes); both inputs receive dy. Also the shared y += alpha x kernel
+// and the adding of a scaled buffer into a gradient (ac_grad_add_scaled).
 #include "backend/cpu/cpu_kernels.h"
 #include "ops/ops.h"
 
@@ -14,15 +15,16 @@ void ac_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+void ac_grad_add_scaled(ac_graph *g, ac_tensor *t, float a, const float *src, size_t n) {
+    bool fresh;
+    float *d = ac_graph_grad_to_write(g, t, &fresh);
+    if (d && fresh) ac_be()->scale(n, a, src, d);
+    else if (d) ac_be()->axpy(n, a, src, d);
+}
+
 static void add_backward(ac_graph *g, ac_node *node) {
     ac_tensor *y = node->out;
-    size_t n = ac_numel(y);
-    for (int i = 0; i < 2; i++) {
-        bool fresh;  // a new gradient is written, not added to
-        float *d = ac_graph_grad_to_write(g, node->in[i], &fresh);
-        if (d && fresh) ac_be()->scale(n, 1.0f, y->grad, d);
-        else if (d) ac_be()->axpy(n, 1.0f, y->grad, d);
-    }
+    for (int i = 0; i < 2; i++) ac_grad_add_scaled(g, node->in[i], 1.0f, y->grad, ac_numel(y));
 }
 
 ac_tensor *ac_add(ac_graph *g, ac_tensor *a, ac_tensor *b) {

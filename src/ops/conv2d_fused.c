@@ -17,13 +17,8 @@ bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n) {
 bool ac_fused_node_grads(ac_graph *g, ac_node *node, int n_skips, const float *dy, size_t n,
                          ac_act act, bool whole_x, ac_fused_grads *out) {
     AC_ASSERT(node->n_in == 4 + n_skips);
-    for (int i = 4; i < node->n_in; i++) {
-        bool overwrite;
-        float *d = ac_graph_grad_to_write(g, node->in[i], &overwrite);
-        const float a = i == node->n_in - 1 ? -1.0f : 1.0f;
-        if (d && overwrite) ac_be()->scale(n, a, dy, d);
-        else if (d) ac_be()->axpy(n, a, dy, d);
-    }
+    for (int i = 4; i < node->n_in; i++)
+        ac_grad_add_scaled(g, node->in[i], i == node->n_in - 1 ? -1.0f : 1.0f, dy, n);
     *out = (ac_fused_grads){.dw = ac_graph_grad(g, node->in[1]),
                             .db = ac_graph_grad(g, node->in[2]),
                             .dslope = act == AC_ACT_PRELU ? ac_graph_grad(g, node->in[3]) : NULL};

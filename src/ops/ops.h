@@ -47,6 +47,9 @@ ac_tensor *ac_conv2d_fused(ac_graph *g, ac_tensor *x, ac_tensor *w, ac_tensor *b
 ac_tensor *ac_copy_into(ac_graph *g, ac_tensor *src, ac_tensor *dst, int c0);
 // Whether a fused op may be used for these tensors on this graph (nothing to record).
 bool ac_fused_ok(const ac_graph *g, ac_tensor *const *ts, int n);
+// t's gradient += a src (n floats, t's size), or = a src where t has no gradient yet (see
+// ac_graph_grad_to_write); nothing where t needs none.
+void ac_grad_add_scaled(ac_graph *g, ac_tensor *t, float a, const float *src, size_t n);
 // For the backward of a fused node (conv2d_fused.c, conv_transpose2d.c) whose inputs are
 // {x, w, b, slope, skips...} with the subtracted skip last: adds dy (n floats) to the skips'
 // gradients (-dy to the last; written where a skip has none yet), then finds the gradient

@@ -57,26 +57,21 @@ void ac_adam_set_lr(ac_adam *o, double lr) {
 // over the threads without a barrier between tensors (elementwise work: the results do not
 // depend on the split). A region per tensor, as before, woke the sleeping worker thread
 // about 850 times a collation step for the zeroing and 450 times for the update.
-#define PIECE ((size_t)1 << 16)  // floats per piece of a tensor's zeroing
-
-static size_t total_floats(const ac_adam *o) {
+// Whether the parameters together are worth waking the other threads for.
+static bool worth_threads(const ac_adam *o) {
     size_t n = 0;
     for (int i = 0; i < o->n_params; i++) n += ac_numel(o->params[i].param);
-    return n;
+    return n > ((size_t)1 << 18);
 }
 
 void ac_adam_zero_grad(ac_adam *o) {
-#pragma omp parallel if (total_floats(o) > 4 * PIECE)
+#pragma omp parallel if (worth_threads(o))
     for (int i = 0; i < o->n_params; i++) {
         float *g = o->params[i].param->grad;
         if (!g) continue;
         const size_t n = ac_numel(o->params[i].param);
-        const long long pieces = (long long)((n + PIECE - 1) / PIECE);
 #pragma omp for schedule(static) nowait
-        for (long long k = 0; k < pieces; k++) {
-            const size_t at = (size_t)k * PIECE;
-            memset(g + at, 0, (n - at < PIECE ? n - at : PIECE) * sizeof(float));
-        }
+        for (size_t k = 0; k < n; k++) g[k] = 0.0f;
     }
 }
 
@@ -90,7 +85,7 @@ void ac_adam_step(ac_adam *o) {
     const float b1 = (float)o->beta1, one_b1 = (float)(1.0 - o->beta1);
     const float b2 = (float)o->beta2, one_b2 = (float)(1.0 - o->beta2);
     const float eps = (float)o->eps, wd = (float)o->weight_decay;
-#pragma omp parallel if (total_floats(o) > 4 * PIECE)
+#pragma omp parallel if (worth_threads(o))
     for (int i = 0; i < o->n_params; i++) {
         ac_adam_param *p = &o->params[i];
         float *w = p->param->data;

@@ -116,15 +116,16 @@ static void blocked_products(const plan *p, const float *dy, size_t dy_batch, fl
     const int per_image = ceil_div(p->ntile, tb), nblk = c->n * per_image;
     const int nrun = AC_MIN(NPART, nblk), tbs = tb + VL;
     const size_t vxs = odd_lines((size_t)c->cin, tbs), dxs = odd_lines((size_t)c->cout, tbs);
-    const size_t per_thread = (size_t)NXI * (vxs + dxs) + 6 * (size_t)TR_ROWLEN;
+    const size_t per_thread = (size_t)NXI * (vxs + dxs), tr_floats = 6 * (size_t)TR_ROWLEN;
     float *part = ac_cpu_ws_alloc((size_t)nrun * NXI * mxs * sizeof(float));
-    float *scratch = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
-    // lanes past a block's tiles are never read, but its transforms' spill lands there
-    memset(scratch, 0, (size_t)T * per_thread * sizeof(float));
+    // the GEMMs read only a block's own lanes, all written; the transform rows: finite
+    float *bufs = ac_cpu_ws_alloc((size_t)T * per_thread * sizeof(float));
+    float *trs = ac_cpu_ws_alloc((size_t)T * tr_floats * sizeof(float));
+    memset(trs, 0, (size_t)T * tr_floats * sizeof(float));
 #pragma omp parallel num_threads(T) if (T > 1)
     {
-        float *v = scratch + (size_t)omp_get_thread_num() * per_thread;
-        float *d = v + (size_t)NXI * vxs, *tr = d + (size_t)NXI * dxs;
+        float *v = bufs + (size_t)omp_get_thread_num() * per_thread, *d = v + (size_t)NXI * vxs;
+        float *tr = trs + (size_t)omp_get_thread_num() * tr_floats;
 #pragma omp for schedule(dynamic, 1)
         for (int run = 0; run < nrun; run++) {
             const int b0 = (int)((long long)nblk * run / nrun);
@@ -153,7 +154,8 @@ static void blocked_products(const plan *p, const float *dy, size_t dy_batch, fl
                 m[(size_t)xi * mxs + i] = s;
             }
     }
-    ac_cpu_ws_free(scratch);
+    ac_cpu_ws_free(trs);
+    ac_cpu_ws_free(bufs);
     ac_cpu_ws_free(part);
 }
 
