@@ -100,7 +100,8 @@ static void run_case(const fcase *k, int threads, int kernels) {
     omp_set_num_threads(threads);
     ac_cpu_conv_set_winograd(kernels == 0);
     ac_cpu_conv_set_direct(kernels < 2);
-    if (k->deconv) ac_cpu_direct_deconv(&c, k->out_pad);
+    if (k->deconv && kernels == 0) ac_cpu_conv_transpose2d_fused(&c, k->out_pad);
+    else if (k->deconv) ac_cpu_direct_deconv(&c, k->out_pad);
     else ac_cpu_conv2d_fused(&c);
     ac_cpu_conv_set_winograd(true);
     ac_cpu_conv_set_direct(true);
@@ -130,6 +131,11 @@ static void test_conv_kernels(void) {
         {false, 1, 5, 8, 12, 9, 3, 2, 0, 0, Z, true, PRELU, 1, 0, 0, 0},
         {false, 2, 4, 16, 18, 8, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},    // ConvBlock
         {false, 1, 7, 13, 11, 3, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},
+        // even padded sides: F(4x4, 2x2) on the phases (wino_strided.c) where Winograd is on
+        {false, 2, 6, 20, 34, 12, 4, 2, 1, 0, Z, true, PRELU, 0.5f, 1, 3, 2},
+        {false, 1, 5, 12, 18, 7, 4, 2, 1, 0, R, false, RELU, 1, 2, 0, 0},
+        {false, 1, 3, 10, 12, 5, 4, 2, 2, 0, Z, true, NONE, 1, 0, 0, 0},
+        {false, 1, 70, 8, 6, 20, 4, 2, 1, 0, Z, true, PRELU, 1, 0, 0, 0},
         {false, 2, 40, 9, 7, 8, 1, 1, 0, 0, Z, false, NONE, 1, 1, 0, 0},     // RDB 1x1
         {false, 2, 12, 5, 6, 20, 1, 1, 0, 0, Z, true, RELU, 0.5f, 2, 3, 0},
         {false, 1, 9, 7, 9, 11, 1, 2, 0, 0, Z, true, NONE, 1, 0, 0, 2},
@@ -154,9 +160,15 @@ static void test_deconv_kernel(void) {
         {true, 2, 4, 5, 5, 3, 5, 3, 2, 2, Z, true, NONE, 0.5f, 2, 2, 2},
         {true, 1, 3, 4, 6, 5, 3, 1, 1, 0, Z, true, NONE, 1, 0, 0, 0},    // stride 1
         {true, 1, 70, 3, 4, 40, 4, 2, 1, 0, Z, true, NONE, 1, 0, 0, 0},
+        // F(4x4, 2x2) and the interleaving of its phases (wino_strided.c): wide rows, skips
+        {true, 2, 5, 9, 17, 6, 4, 2, 1, 0, Z, true, PRELU, 0.1f, 1, 2, 3},
+        {true, 1, 24, 10, 33, 16, 4, 2, 1, 0, Z, false, RELU, 1, 2, 0, 0},
+        {true, 1, 1, 1, 1, 1, 4, 2, 1, 0, Z, true, NONE, 1, 0, 0, 0},
     };
+    // kernels 0: through ac_cpu_conv_transpose2d_fused (Winograd where it fits), 1: direct
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (int t = 1; t <= 2; t++) run_case(&cases[i], t, 0);
+        for (int kernels = 0; kernels < 2; kernels++)
+            for (int t = 1; t <= 2; t++) run_case(&cases[i], t, kernels);
 }
 
 // ---- graph level

@@ -24,20 +24,23 @@ typedef struct wcase {
     float scale;
     int residual;  // 0 none, 1 separate tensor, 2 accumulate into y
     int x_extra, y_extra;  // extra channels around the slice (batch strides)
+    int ksize;             // 3 (also when 0: F(4x4, 3x3)) or 2 (F(4x4, 2x2))
 } wcase;
 
 static void run_case(const wcase *k, int threads) {
     ac_rng r;
     ac_rng_seed(&r, 1000 + (uint64_t)k->cin * 31 + k->h * 7 + k->w);
-    const int oh = k->h + 2 * k->pad - 2, ow = k->w + 2 * k->pad - 2;
+    const int ks = k->ksize ? k->ksize : 3;
+    const int oh = k->h + 2 * k->pad - (ks - 1), ow = k->w + 2 * k->pad - (ks - 1);
     const size_t x_batch = (size_t)(k->cin + k->x_extra) * k->h * k->w;
     const size_t y_batch = (size_t)(k->cout + k->y_extra) * oh * ow;
-    const size_t nx = x_batch * k->n, ny = y_batch * k->n, nw = (size_t)k->cout * k->cin * 9;
+    const size_t nx = x_batch * k->n, ny = y_batch * k->n, nw = (size_t)k->cout * k->cin * ks * ks;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(k->cout * sizeof *b);
     float *y = malloc(ny * sizeof *y), *res = malloc(ny * sizeof *res), *y0 = malloc(ny * sizeof *y0);
     float *want = malloc(ny * sizeof *want);
     t_fill_uniform(&r, x, nx, -1, 1);
-    t_fill_uniform(&r, w, nw, -1.0f / sqrtf(9.0f * k->cin), 1.0f / sqrtf(9.0f * k->cin));
+    const float bound = 1.0f / sqrtf((float)(ks * ks * k->cin));
+    t_fill_uniform(&r, w, nw, -bound, bound);
     t_fill_uniform(&r, b, k->cout, -0.5f, 0.5f);
     t_fill_uniform(&r, y, ny, -1, 1);
     t_fill_uniform(&r, res, ny, -1, 1);
@@ -45,7 +48,7 @@ static void run_case(const wcase *k, int threads) {
     // The slice starts after x_extra / 2 channels of the larger tensor.
     const size_t xoff = (size_t)(k->x_extra / 2) * k->h * k->w, yoff = (size_t)(k->y_extra / 2) * oh * ow;
     ac_fused_conv c = {.n = k->n, .cin = k->cin, .h = k->h, .w = k->w, .cout = k->cout,
-                      .kh = 3, .kw = 3, .stride = 1, .pad = k->pad, .mode = k->mode, .x = x + xoff, .x_batch = x_batch,
+                      .kh = ks, .kw = ks, .stride = 1, .pad = k->pad, .mode = k->mode, .x = x + xoff, .x_batch = x_batch,
                       .weight = w, .y = y + yoff, .y_batch = y_batch,
                       .ep = {.bias = k->bias ? b : NULL, .act = k->act, .slope = 0.3f,
                              .scale = k->scale}};
@@ -54,10 +57,11 @@ static void run_case(const wcase *k, int threads) {
     for (size_t i = 0; i < ny; i++) want[i] = y0[i];  // outside the slice: untouched
     t_conv_ref(&c, y0 + yoff, want + yoff);  // the slice, through want + yoff with y's strides
     omp_set_num_threads(threads);
-    ac_cpu_wino_conv3x3(&c);
+    if (ks == 3) ac_cpu_wino_conv3x3(&c);
+    else ac_cpu_wino_conv2x2(&c);
     char what[160];
     snprintf(what, sizeof what,
-             "n%d cin%d %dx%d cout%d pad%d %s bias%d act%d scale%g res%d extra%d/%d t%d", k->n,
+             "k%d n%d cin%d %dx%d cout%d pad%d %s bias%d act%d scale%g res%d extra%d/%d t%d", ks, k->n,
              k->cin, k->h, k->w, k->cout, k->pad, k->mode ? "reflect" : "zero", k->bias,
              k->act, k->scale, k->residual, k->x_extra, k->y_extra, threads);
     t_close(what, y, want, ny, 2e-5, 1e-5);
@@ -66,24 +70,39 @@ static void run_case(const wcase *k, int threads) {
 
 static void test_geometries(void) {
     const wcase cases[] = {
-        {1, 1, 1, 1, 1, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 2, 3, 3, 1, 0, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
-        {2, 3, 5, 7, 3, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 3, 9, 6, 5, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 4, 2, 2, 4, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0},
-        {2, 5, 6, 11, 9, 2, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 8, 17, 70, 8, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 16, 33, 150, 16, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 1, 0, 0, 0},
-        {1, 70, 10, 14, 70, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0},
-        {2, 130, 6, 9, 20, 1, AC_PAD_REFLECT, false, AC_ACT_NONE, 1, 0, 0, 0},
-        {1, 24, 40, 36, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0},
-        {3, 6, 13, 12, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 0, 0},
-        {2, 6, 13, 12, 7, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 2, 0, 0},
-        {2, 6, 12, 20, 4, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6},
-        {2, 5, 8, 8, 3, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 0.5f, 1, 3, 2},
+        {1, 1, 1, 1, 1, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 2, 3, 3, 1, 0, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {2, 3, 5, 7, 3, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 3, 9, 6, 5, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 4, 2, 2, 4, 1, AC_PAD_REFLECT, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {2, 5, 6, 11, 9, 2, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 8, 17, 70, 8, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 16, 33, 150, 16, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 1, 0, 0, 0, 3},
+        {1, 70, 10, 14, 70, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {2, 130, 6, 9, 20, 1, AC_PAD_REFLECT, false, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        {1, 24, 40, 36, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0, 3},
+        {3, 6, 13, 12, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 0, 0, 3},
+        {2, 6, 13, 12, 7, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 2, 0, 0, 3},
+        {2, 6, 12, 20, 4, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6, 3},
+        {2, 5, 8, 8, 3, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 0.5f, 1, 3, 2, 3},
         // rows of 64 outputs and more: the epilogue on whole vectors in registers
-        {1, 6, 9, 70, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 2, 2},
-        {2, 5, 6, 75, 4, 1, AC_PAD_ZERO, true, AC_ACT_RELU, 1, 2, 0, 0},
+        {1, 6, 9, 70, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 2, 2, 3},
+        {2, 5, 6, 75, 4, 1, AC_PAD_ZERO, true, AC_ACT_RELU, 1, 2, 0, 0, 3},
+        // F(4x4, 2x2): the 5x5 tiles, with and without padding, odd sides, many channels
+        // (the strided 4x4 layers' phase planes), every epilogue, slices
+        {1, 1, 2, 2, 1, 0, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {1, 2, 1, 1, 3, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {2, 3, 5, 7, 3, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {1, 3, 9, 6, 5, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 1, 0, 0, 0, 2},
+        {2, 5, 6, 11, 9, 2, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {1, 32, 17, 70, 16, 0, AC_PAD_ZERO, true, AC_ACT_PRELU, 1, 0, 0, 0, 2},
+        {1, 64, 21, 41, 20, 0, AC_PAD_ZERO, true, AC_ACT_PRELU, 1, 2, 0, 0, 2},
+        {2, 130, 6, 9, 20, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {1, 24, 12, 16, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0, 2},
+        {3, 6, 13, 12, 7, 1, AC_PAD_ZERO, true, AC_ACT_PRELU, 0.1f, 1, 0, 0, 2},
+        {2, 6, 12, 20, 4, 0, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6, 2},
+        {1, 6, 9, 70, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 2, 2, 2},
+        {2, 5, 7, 81, 4, 0, AC_PAD_ZERO, true, AC_ACT_RELU, 1, 2, 0, 0, 2},
     };
     // then with every workspace filled with NaNs first: scratch lanes read before they are
     // written (past a block's last tile) must not reach the output

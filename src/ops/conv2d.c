@@ -36,11 +36,15 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
         ac_cpu_wino_conv3x3(&c);
         return;
     }
+    ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                       .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                       .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                       .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+    if (ac_cpu_wino_strided_conv_fits(&c)) {  // as the fused convolution does: the same bits
+        ac_cpu_wino_strided_conv(&c);
+        return;
+    }
     if (ac_cpu_conv_direct_on()) {
-        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
-                           .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
-                           .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
         ac_cpu_direct_conv(&c);
         return;
     }

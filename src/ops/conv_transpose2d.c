@@ -25,11 +25,15 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
                                      const float *b, float *y) {
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                       .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                       .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                       .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+    if (ac_cpu_wino_strided_deconv_fits(&c, g->out_pad)) {  // as the fused one: the same bits
+        ac_cpu_wino_strided_deconv(&c, g->out_pad);
+        return;
+    }
     if (ac_cpu_conv_direct_on()) {
-        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                           .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
-                           .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
-                           .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
         ac_cpu_direct_deconv(&c, g->out_pad);
         return;
     }
@@ -42,6 +46,10 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
 // through the epilogue c->ep
 void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad) {
     AC_ASSERT(c->mode == AC_PAD_ZERO);
+    if (ac_cpu_wino_strided_deconv_fits(c, out_pad)) {
+        ac_cpu_wino_strided_deconv(c, out_pad);
+        return;
+    }
     if (ac_cpu_conv_direct_on()) {
         ac_cpu_direct_deconv(c, out_pad);
         return;

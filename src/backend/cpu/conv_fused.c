@@ -18,6 +18,7 @@
 static bool winograd_on = true, direct_on = true, winograd_backward_on = true;
 
 void ac_cpu_conv_set_winograd(bool on) { winograd_on = on; }
+bool ac_cpu_conv_winograd_on(void) { return winograd_on; }
 void ac_cpu_conv_set_winograd_backward(bool on) { winograd_backward_on = on; }
 bool ac_cpu_conv_winograd_backward_on(void) { return winograd_on && winograd_backward_on; }
 void ac_cpu_conv_set_direct(bool on) { direct_on = on; }
@@ -53,6 +54,10 @@ void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
     AC_ASSERT(c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w));
     if (wino) {
         ac_cpu_wino_conv3x3(c);
+        return;
+    }
+    if (ac_cpu_wino_strided_conv_fits(c)) {
+        ac_cpu_wino_strided_conv(c);
         return;
     }
     if (direct_on) {

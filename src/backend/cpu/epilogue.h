@@ -23,4 +23,15 @@ static inline ac_vf ac_ep_activate_v(const ac_conv_epilogue *ep, ac_vf v) {
     return v;
 }
 
+// One vector of output: ((residual + scale * act(v + bias)) + add) - sub, stored at dst; the
+// skips (each may be NULL) read at their own pointers.
+static inline void ac_ep_finish_v(const ac_conv_epilogue *ep, ac_vf v, ac_vf bias, float *dst,
+                                  const float *res, const float *add, const float *sub) {
+    v = ac_ep_activate_v(ep, v + bias);
+    if (res) v += ac_vload(res);
+    if (add) v += ac_vload(add);
+    if (sub) v -= ac_vload(sub);
+    ac_vstore(dst, v);
+}
+
 #endif

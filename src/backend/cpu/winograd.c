@@ -67,8 +67,11 @@ static size_t l2_budget(void) {
 static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     memset(p, 0, sizeof *p);
     p->c = c;
-    p->oh = c->h + 2 * c->pad - 2;
-    p->ow = c->w + 2 * c->pad - 2;
+    p->r = c->kh;
+    p->alpha = p->r + 3;
+    p->nxi = p->alpha * p->alpha;
+    p->oh = c->h + 2 * c->pad - (p->r - 1);
+    p->ow = c->w + 2 * c->pad - (p->r - 1);
     p->th = ceil_div(p->oh, 4);
     p->tw = ceil_div(p->ow, 4);
     p->ntile = p->th * p->tw;
@@ -84,7 +87,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     // the other images of the batch.
     const long long all = (long long)c->n * p->ntile;
     const int all_tbs = ceil_div((int)AC_MIN(all, INT32_MAX / 2), VL) * VL + VL;
-    const double whole_bytes = (double)NXI * c->cin * all_tbs * sizeof(float);
+    const double whole_bytes = (double)p->nxi * c->cin * all_tbs * sizeof(float);
     p->whole = (cout_p > CHUNK_OUT || all <= 8 * VL) && whole_bytes <= (double)WHOLE_MAX;
     // More output channels than tiles: the transformed weights U outweigh V. Rather than U
     // going out to memory and coming back once per block of tiles, each item then transforms
@@ -122,12 +125,12 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
         // budget
         const int nvec = ceil_div(p->lanes, VL), nb = ceil_div(nvec, FUSED_TILES / VL);
         tb = ceil_div(nvec, nb) * VL;
-        const size_t per_co = (size_t)NXI * (size_t)(tb + VL + p->ck) * sizeof(float);
+        const size_t per_co = (size_t)p->nxi * (size_t)(tb + VL + p->ck) * sizeof(float);
         p->cok = AC_MIN(p->cok, AC_MAX(CB, (int)((size_t)l2 / per_co) / CB * CB));
     } else {
         // Tiles per block: M (and V when blocked) of an item within the scratch budget.
         const size_t per_tile =
-            (size_t)NXI * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
+            (size_t)p->nxi * (size_t)((p->whole ? 0 : p->ck) + p->cok) * sizeof(float);
         tb = (int)(SCRATCH_BUDGET / per_tile) / TBU * TBU;
         tb = AC_MAX(tb, TBU);
         tb = AC_MIN(tb, 16 * VL / TBU * TBU);
@@ -150,10 +153,10 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->items = images * p->nblk * p->ncoc;
     p->vtbs = p->whole ? all_tbs : p->tbs;
     p->vxs = odd_lines(p->whole ? (size_t)c->cin : (size_t)p->ck, p->vtbs);
-    p->mcs = odd_lines(NXI, p->tbs);
-    p->v_floats = p->whole ? 0 : p->vxs * NXI;
+    p->mcs = odd_lines((size_t)p->nxi, p->tbs);
+    p->v_floats = p->whole ? 0 : p->vxs * p->nxi;
     p->m_floats = p->mcs * p->cok;
-    p->u_floats = p->fuse_u ? (size_t)NXI * p->cok * p->ck : 0;
+    p->u_floats = p->fuse_u ? (size_t)p->nxi * p->cok * p->ck : 0;
     p->thread_floats =
         p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
 }
@@ -185,6 +188,27 @@ static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
     for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
 }
 
+// o = G g for the 2 taps g of a 2x2 kernel's row or column (F(4x4, 2x2)):
+//   G = [1/2 0; -1/2 -1/2; -1/6 1/6; 1/6 1/3; 0 1]
+static inline void g2(const ac_vf g[2], ac_vf o[5]) {
+    o[0] = g[0] * 0.5f;
+    o[1] = (g[0] + g[1]) * -0.5f;
+    o[2] = (g[1] - g[0]) * (1.0f / 6.0f);
+    o[3] = (g[0] + g[1] * 2.0f) * (1.0f / 6.0f);
+    o[4] = g[1];
+}
+
+// v[xi] = (G g G^T)[xi] for the 2x2 taps g[2 a + b], lane by lane.
+static inline void transform_kernel2(const ac_vf g4[4], ac_vf v[25]) {
+    ac_vf t[5][2];
+    for (int b = 0; b < 2; b++) {
+        ac_vf col[2] = {g4[b], g4[2 + b]}, o[5];
+        g2(col, o);
+        for (int i = 0; i < 5; i++) t[i][b] = o[i];
+    }
+    for (int i = 0; i < 5; i++) g2(t[i], v + 5 * i);
+}
+
 // The first halves of two vectors, side by side; the second halves.
 #if AC_VL == 16
 #define MASK_LO_HALVES {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
@@ -196,12 +220,12 @@ static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
 
 #define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
 
-// t[9 (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1), c1 - c0 <= KG,
-// and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are 9 (c1 - c0) consecutive floats,
-// read VL at a time for VL output channels and transposed.
-static void gather_kernels(const ac_fused_conv *c, int cg, int nk, int c0, int c1,
+// t[taps (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1),
+// c1 - c0 <= KG, and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are taps (c1 - c0)
+// consecutive floats, read VL at a time for VL output channels and transposed.
+static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int c0, int c1,
                            float t[9 * KG][VL]) {
-    const int nf = 9 * (c1 - c0);
+    const int nf = taps * (c1 - c0);
     for (int f0 = 0; f0 < nf; f0 += VL) {
         const int n = AC_MIN(VL, nf - f0);
         ac_vf r[VL];
@@ -210,7 +234,7 @@ static void gather_kernels(const ac_fused_conv *c, int cg, int nk, int c0, int c
                 r[k] = ac_vsplat(0.0f);
                 continue;
             }
-            const float *src = c->weight + ((size_t)(cg + k) * c->cin + c0) * 9 + f0;
+            const float *src = c->weight + ((size_t)(cg + k) * c->cin + c0) * taps + f0;
             if (n == VL) {
                 r[k] = ac_vload(src);
             } else {
@@ -224,34 +248,38 @@ static void gather_kernels(const ac_fused_conv *c, int cg, int nk, int c0, int c
     }
 }
 
-// v[xi] = (G g G^T)[xi] of the kernel whose taps are t[0 .. 9) (one output channel per lane).
-static inline void transform_gathered(const float t[9][VL], ac_vf v[NXI]) {
+// v[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel per
+// lane).
+static inline void transform_gathered(int r, const float t[9][VL], ac_vf v[NXI]) {
     ac_vf g9[9];
-    for (int j = 0; j < 9; j++) g9[j] = ac_vload(t[j]);
-    transform_kernel(g9, v);
+    for (int j = 0; j < r * r; j++) g9[j] = ac_vload(t[j]);
+    if (r == 3) transform_kernel(g9, v);
+    else transform_kernel2(g9, v);
 }
 
 // U = (G g G^T)[xi] of the kernels (co, ci) for output channels [co0, co0 + nco) (nco a
 // multiple of CB; zero past cout) and input channels [c0, c1):
 // u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
-static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int c0, int c1,
-                                   float *u, size_t uxs, size_t ucbs) {
+static void transform_weight_block(const plan *p, int co0, int nco, int c0, int c1, float *u,
+                                   size_t uxs, size_t ucbs) {
+    const ac_fused_conv *c = p->c;
+    const int r = p->r, taps = r * r, nxi = p->nxi;
     for (int cg = co0; cg < co0 + nco; cg += VL) {
         const int nk = AC_MIN(VL, c->cout - cg), nw = AC_MIN(VL, co0 + nco - cg);
         for (int g0 = c0; g0 < c1; g0 += KG) {
             const int g1 = AC_MIN(c1, g0 + KG);
             float t[9 * KG][VL];
-            gather_kernels(c, cg, nk, g0, g1, t);
+            gather_kernels(c, taps, cg, nk, g0, g1, t);
             int ci = g0;
 #if AC_VL == 2 * CB
             // Two input channels at a time: their CB-runs of one block of output channels are
             // adjacent in U, so each block gets one whole vector (one store instead of two).
             for (; ci + 2 <= g1; ci += 2) {
                 ac_vf v0[NXI], v1[NXI];
-                transform_gathered(t + 9 * (ci - g0), v0);
-                transform_gathered(t + 9 * (ci + 1 - g0), v1);
+                transform_gathered(r, t + taps * (ci - g0), v0);
+                transform_gathered(r, t + taps * (ci + 1 - g0), v1);
                 float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < NXI; xi++) {
+                for (int xi = 0; xi < nxi; xi++) {
                     ac_vstore(dst + xi * uxs, __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_LO_HALVES));
                     if (nw > CB)
                         ac_vstore(dst + xi * uxs + ucbs,
@@ -261,9 +289,9 @@ static void transform_weight_block(const ac_fused_conv *c, int co0, int nco, int
 #endif
             for (; ci < g1; ci++) {
                 ac_vf v[NXI];
-                transform_gathered(t + 9 * (ci - g0), v);
+                transform_gathered(r, t + taps * (ci - g0), v);
                 float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < NXI; xi++) {
+                for (int xi = 0; xi < nxi; xi++) {
                     float lanes[VL];
                     ac_vstore(lanes, v[xi]);
                     for (int k = 0; k < nw; k += CB)
@@ -287,7 +315,7 @@ static float *whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *uc
 static void transform_weights(plan *p) {
     const ac_fused_conv *c = p->c;
     const int cin = c->cin, cout_p = p->ncb * CB;
-    const size_t n = (size_t)NXI * cout_p * cin;
+    const size_t n = (size_t)p->nxi * cout_p * cin;
     p->u = ac_cpu_ws_alloc(n * sizeof(float));
     const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
 #pragma omp parallel for schedule(guided) if (n > 65536)
@@ -295,7 +323,7 @@ static void transform_weights(plan *p) {
         const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
         size_t uxs, ucbs;
         float *u = whole_u_at(p, cg, c0, &uxs, &ucbs);
-        transform_weight_block(c, cg, AC_MIN(VL, cout_p - cg), c0, AC_MIN(cin, c0 + WCHUNK), u, uxs, ucbs);
+        transform_weight_block(p, cg, AC_MIN(VL, cout_p - cg), c0, AC_MIN(cin, c0 + WCHUNK), u, uxs, ucbs);
     }
 }
 
@@ -310,8 +338,12 @@ static void transform_weights(plan *p) {
 // them across the segments. The two columns past a segment's last tile (4 n and 4 n + 1 from
 // its start), which the next segment's columns overwrite, are kept aside and put back into
 // the lanes of the segments' last tiles.
-void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
-                             int c1, float *v, size_t vxs, size_t tbs) {
+// A: the tile side, p->alpha (6 for 3x3 kernels, 5 for 2x2), a constant in each instance.
+__attribute__((always_inline)) static inline void input_transform(const plan *p, float *tr,
+                                                                  const float *xn, int t0, int t1,
+                                                                  int c0, int c1, float *v,
+                                                                  size_t vxs, size_t tbs,
+                                                                  const int A) {
     const ac_fused_conv *c = p->c;
     const size_t plane = (size_t)c->h * c->w;
     const int rl = TR_ROWLEN;
@@ -328,7 +360,7 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
         const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
         const int nsg = wino_segments(p->tw, k0, k1, sg);
         for (int s = 0; s < nsg; s++) {
-            for (int r = 0; r < 6; r++)
+            for (int r = 0; r < A; r++)
                 ys[s][r] = map_coord(4 * sg[s].i + r - c->pad, c->h, c->pad, c->mode);
             nrefl[s] = 0;
             const int xs = 4 * sg[s].ja - c->pad;
@@ -349,33 +381,34 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                 const int n = sg[s].n, xs = 4 * sg[s].ja - c->pad, ncols = ceil_div(4 * n + 2, VL) * VL;
                 float *out = tr + 4 * sg[s].lane;
                 const float *row[6];
-                for (int r = 0; r < 6; r++) row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
+                for (int r = 0; r < A; r++) row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
                 for (int k = 0; k < ncols; k += VL) {  // down the columns
                     const int x = xs + k;
                     ac_vf d[6], o[6];
                     if (x >= 0 && x + VL <= c->w) {
-                        for (int r = 0; r < 6; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
+                        for (int r = 0; r < A; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
                     } else {  // an edge: the row's part, then the reflected lanes
-                        for (int r = 0; r < 6; r++)
+                        for (int r = 0; r < A; r++)
                             d[r] = row[r] ? ac_vload_range(row[r], x, c->w) : ac_vsplat(0.0f);
                         for (int e = 0; e < nrefl[s]; e++) {
                             const int l = refl[s][e].col - k, m = refl[s][e].from;
                             if (l < 0 || l >= VL) continue;
                             const ac_vi at = ac_viota() == l;
-                            for (int r = 0; r < 6; r++)
+                            for (int r = 0; r < A; r++)
                                 if (row[r]) d[r] = ac_vselect(at, ac_vsplat(row[r][m]), d[r]);
                         }
                     }
-                    bt6(d, o);
-                    for (int r = 0; r < 6; r++) ac_vstore(out + r * rl + k, o[r]);
+                    if (A == 6) bt6(d, o);
+                    else bt5(d, o);
+                    for (int r = 0; r < A; r++) ac_vstore(out + r * rl + k, o[r]);
                 }
-                for (int r = 0; r < 6; r++) {
+                for (int r = 0; r < A; r++) {
                     over[s][r][0] = out[r * rl + 4 * n];
                     over[s][r][1] = out[r * rl + 4 * n + 1];
                 }
             }
             float *vb = v + (size_t)(ci - c0) * tbs + (k0 - t0);
-            for (int r = 0; r < 6; r++) {  // along the rows, one tile per lane
+            for (int r = 0; r < A; r++) {  // along the rows, one tile per lane
                 const float *trr = tr + r * rl;
                 int s = 0;  // the first segment whose last tile is in or after vector q
                 for (int q = 0; q < nq; q++) {
@@ -383,19 +416,26 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
                     deinterleave4(trr + 4 * VL * q, d);
                     const ac_vf next = ac_vload(trr + 4 * VL * (q + 1));
                     d[4] = __builtin_shuffle(d[0], next, sh0);
-                    d[5] = __builtin_shuffle(d[1], next, sh1);
+                    if (A == 6) d[5] = __builtin_shuffle(d[1], next, sh1);
                     // segments that end in this vector: their last tiles take the kept columns
                     for (; s < nsg && sg[s].lane + sg[s].n <= VL * (q + 1); s++) {
                         const ac_vi at = ac_viota() == sg[s].lane + sg[s].n - 1 - VL * q;
                         d[4] = ac_vselect(at, ac_vsplat(over[s][r][0]), d[4]);
-                        d[5] = ac_vselect(at, ac_vsplat(over[s][r][1]), d[5]);
+                        if (A == 6) d[5] = ac_vselect(at, ac_vsplat(over[s][r][1]), d[5]);
                     }
-                    bt6(d, o);
-                    for (int k = 0; k < 6; k++) ac_vstore(vb + (6 * r + k) * vxs + VL * q, o[k]);
+                    if (A == 6) bt6(d, o);
+                    else bt5(d, o);
+                    for (int k = 0; k < A; k++) ac_vstore(vb + (A * r + k) * vxs + VL * q, o[k]);
                 }
             }
         }
     }
+}
+
+void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
+                             int c1, float *v, size_t vxs, size_t tbs) {
+    if (p->alpha == 6) input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 6);
+    else input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 5);
 }
 
 // ---------------------------------------------------------------- multiply (blocked)
@@ -448,7 +488,7 @@ static void multiply_xi(const plan *p, int xi, const float *u, size_t uxs, size_
 
 static void multiply(const plan *p, const float *u, size_t uxs, size_t ucbs, const float *vs,
                      float *ms, int k, int nco, int nl, bool add) {
-    for (int xi = 0; xi < NXI; xi++) multiply_xi(p, xi, u, uxs, ucbs, vs, ms, k, nco, nl, add);
+    for (int xi = 0; xi < p->nxi; xi++) multiply_xi(p, xi, u, uxs, ucbs, vs, ms, k, nco, nl, add);
 }
 
 // U of the output channels [co0, co0 + nco) and input channels [c0, c1) for multiply(): the
@@ -458,7 +498,7 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
     if (p->fuse_u) {
         *ucbs = (size_t)(c1 - c0) * CB;
         *uxs = (size_t)(nco / CB) * *ucbs;
-        transform_weight_block(p->c, co0, nco, c0, c1, ub, *uxs, *ucbs);
+        transform_weight_block(p, co0, nco, c0, c1, ub, *uxs, *ucbs);
         return ub;
     }
     return whole_u_at(p, co0, c0, uxs, ucbs);
@@ -466,23 +506,13 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
 
 // ---------------------------------------------------------------- output transform
 
-// One vector of output: ((residual + scale * act(v + bias)) + add) - sub, stored at dst.
-static inline void finish_vec(const ac_conv_epilogue *ep, ac_vf v, ac_vf vb, float *dst,
-                              const float *res, const float *add, const float *sub) {
-    v = ac_ep_activate_v(ep, v + vb);
-    if (res) v += ac_vload(res);
-    if (add) v += ac_vload(add);
-    if (sub) v -= ac_vload(sub);
-    ac_vstore(dst, v);
-}
-
 // dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
 static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
                        const float *res, const float *add, const float *sub, int n) {
     const ac_vf vb = ac_vsplat(bias);
     int i = 0;
     for (; i + VL <= n; i += VL)
-        finish_vec(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
+        ac_ep_finish_v(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
                    add ? add + i : NULL, sub ? sub + i : NULL);
     for (; i < n; i++) {
         float v = ac_ep_activate(ep, src[i] + bias);
@@ -499,8 +529,12 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
 // vector of lanes is transformed once, and its 4 VL output columns (per output row)
 // are stored piece by piece, one piece per row of tiles the vector touches (whole vectors,
 // with the epilogue in registers, where a piece is a whole vector).
-static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
-                             int t0, int t1, int co0, int co1) {
+// A: the tile side, p->alpha, a constant in each instance.
+__attribute__((always_inline)) static inline void output_transform_a(const plan *p, float *tmp,
+                                                                     const float *m, size_t tbs,
+                                                                     int n, int t0, int t1,
+                                                                     int co0, int co1,
+                                                                     const int A) {
     const ac_fused_conv *c = p->c;
     const ac_conv_epilogue *ep = &c->ep;
     const size_t oplane = (size_t)p->oh * p->ow;
@@ -519,14 +553,17 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
             int s = 0;  // the first segment with tiles in vector q
             for (int q = 0; q < nq; q++) {
                 ac_vf h[6][4];
-                for (int r = 0; r < 6; r++) {
+                for (int r = 0; r < A; r++) {
                     ac_vf mv[6];
-                    for (int k = 0; k < 6; k++) mv[k] = ac_vload(mrow + (6 * r + k) * tbs + VL * q);
-                    at6(mv, h[r]);
+                    for (int k = 0; k < A; k++) mv[k] = ac_vload(mrow + (A * r + k) * tbs + VL * q);
+                    if (A == 6) at6(mv, h[r]);
+                    else at5(mv, h[r]);
                 }
                 for (int k = 0; k < 4; k++) {
-                    ac_vf col[6] = {h[0][k], h[1][k], h[2][k], h[3][k], h[4][k], h[5][k]}, o[4];
-                    at6(col, o);
+                    ac_vf col[6], o[4];
+                    for (int r = 0; r < A; r++) col[r] = h[r][k];
+                    if (A == 6) at6(col, o);
+                    else at5(col, o);
                     for (int r = 0; r < 4; r++) h[r][k] = o[r];  // rows 0..3 now hold Y
                 }
                 ac_vf rows[4][4];
@@ -549,7 +586,7 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
                         if (ncol == 4 * VL) {  // a whole vector: the epilogue in registers
                             for (int k = 0; k < 4; k++) {
                                 const size_t o = at + (size_t)k * VL;
-                                finish_vec(ep, rows[r][k], vb, yp + o, rp ? rp + o : NULL,
+                                ac_ep_finish_v(ep, rows[r][k], vb, yp + o, rp ? rp + o : NULL,
                                            ap ? ap + o : NULL, sp ? sp + o : NULL);
                             }
                             continue;
@@ -563,6 +600,12 @@ static void output_transform(const plan *p, float *tmp, const float *m, size_t t
             }
         }
     }
+}
+
+static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
+                             int t0, int t1, int co0, int co1) {
+    if (p->alpha == 6) output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 6);
+    else output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 5);
 }
 
 // ---------------------------------------------------------------- driver
@@ -587,7 +630,7 @@ static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
     AC_ASSERT(nl * VL + VL <= p->tbs);
     const ac_vf z = ac_vsplat(0.0f);
     for (int co = 0; co < nco; co++)
-        for (int xi = 0; xi < NXI; xi++)
+        for (int xi = 0; xi < p->nxi; xi++)
             ac_vstore(m + (size_t)co * p->mcs + (size_t)xi * p->tbs + (size_t)nl * VL, z);
 }
 
@@ -648,7 +691,7 @@ static void whole_v_chunk(const plan *p, float *tr, float *v, int k) {
     // spill into the first of them (VL to 2 VL - 1 floats per row: vector stores rather than
     // a memset call per row)
     const int pad = p->vtbs - p->lanes;
-    for (int xi = 0; xi < NXI; xi++)
+    for (int xi = 0; xi < p->nxi; xi++)
         for (int ci = c0; ci < c1; ci++) {
             float *row = v + xi * p->vxs + (size_t)ci * p->vtbs + p->lanes;
             for (int i = 0; i < pad; i += VL) ac_vstore_n(row + i, ac_vsplat(0.0f), AC_MIN(VL, pad - i));
@@ -663,7 +706,7 @@ static void whole_v_chunk(const plan *p, float *tr, float *v, int k) {
 // run_blocked without the input transform.
 static void run_whole(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
-    float *v = alloc_floats(p->vxs, NXI);
+    float *v = alloc_floats(p->vxs, (size_t)p->nxi);
     float *all = alloc_floats(p->thread_floats, (size_t)threads);
     const int cch = ceil_div(c->cin, 8);  // chunks of whole_v_chunk
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -704,9 +747,9 @@ static void run_whole_xi(const plan *p, int threads) {
     const ac_fused_conv *c = p->c;
     plan q = *p;  // M of all lanes: rows of vtbs lanes
     q.tbs = p->vtbs;
-    q.mcs = odd_lines(NXI, q.tbs);
+    q.mcs = odd_lines((size_t)p->nxi, q.tbs);
     const int cout_p = p->ncb * CB;
-    float *v = alloc_floats(p->vxs, NXI);
+    float *v = alloc_floats(p->vxs, (size_t)p->nxi);
     float *m = alloc_floats(q.mcs, (size_t)cout_p);
     const size_t per_thread = 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
     float *all = alloc_floats(per_thread, (size_t)threads);
@@ -721,7 +764,7 @@ static void run_whole_xi(const plan *p, int threads) {
         // (xi, block of output channels): lanes by blocks of XI_LANES, each over the chunks
         // of input channels
 #pragma omp for schedule(guided)
-        for (int it = 0; it < NXI * ncoc; it++) {
+        for (int it = 0; it < p->nxi * ncoc; it++) {
             const int xi = it / ncoc, co0 = (it % ncoc) * p->cok;
             const int nco = AC_MIN(p->cok, cout_p - co0);
             float *mc = m + (size_t)co0 * q.mcs;
@@ -751,11 +794,7 @@ static void run_whole_xi(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
-void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
-    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
-    AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
-    AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
-                  "winograd: unsupported geometry");
+static void wino_conv(const ac_fused_conv *c) {
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
@@ -764,4 +803,21 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     else if (p.whole) run_whole(&p, threads);
     else run_blocked(&p, threads);
     if (p.u) ac_cpu_ws_free(p.u);
+}
+
+void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
+    AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
+                  "winograd: unsupported geometry");
+    wino_conv(c);
+}
+
+void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1);
+    AC_ASSERT_MSG(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2 &&
+                      (c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w)),
+                  "winograd: unsupported geometry");
+    wino_conv(c);
 }

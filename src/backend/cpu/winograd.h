@@ -20,6 +20,10 @@
 bool ac_cpu_wino_supported(int h, int w, int pad, ac_pad_mode mode);
 // c: kh = kw = 3, stride 1, a supported geometry.
 void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
+// The same for 2x2 kernels by F(4x4, 2x2) (25 products per 4x4 tile instead of 64): kh = kw =
+// 2, stride 1, pad 0 to 2. The strided 4x4 convolutions and transposed convolutions run
+// through it (wino_strided.c).
+void ac_cpu_wino_conv2x2(const ac_fused_conv *c);
 // dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
 // y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
 void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,

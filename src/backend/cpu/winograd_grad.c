@@ -225,6 +225,9 @@ void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_
     plan p;
     memset(&p, 0, sizeof p);
     p.c = c;
+    p.r = 3;
+    p.alpha = 6;
+    p.nxi = NXI;
     p.oh = c->h + 2 * c->pad - 2;
     p.ow = c->w + 2 * c->pad - 2;
     p.th = ceil_div(p.oh, 4);

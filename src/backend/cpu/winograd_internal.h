@@ -18,7 +18,7 @@
 #endif
 // The product's widest micro-kernel takes 3 vectors of tiles: CB x 3 accumulators, 3 vectors
 // of V and a broadcast use 28 of AVX-512's 32 registers, and all 16 of AVX's (CB = 4).
-#define NXI 36
+#define NXI 36  // transformed positions of F(4x4, 3x3)'s 6x6 tiles: the most of any kernel size
 #define CHUNK_IN 64   // input channels transformed at a time
 #define CHUNK_OUT 64  // output channels per work item (at most)
 #define SCRATCH_BUDGET (256 * 1024)  // bytes of V and M per thread, about a share of L2
@@ -65,6 +65,17 @@ static inline void bt6(const ac_vf d[6], ac_vf o[6]) {
     o[5] = ac_vfma(four, d[1], ac_vfma(mfive, d[3], d[5]));
 }
 
+// The same for F(4x4, 2x2), points 0, 1, -1, 2 and infinity:
+//   B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1]
+static inline void bt5(const ac_vf d[5], ac_vf o[5]) {
+    const ac_vf two = ac_vsplat(2.0f), mtwo = ac_vsplat(-2.0f), d31 = d[3] - d[1];
+    o[0] = ac_vfma(two, d[0] - d[2], d31);
+    o[1] = ac_vfma(mtwo, d[1], d[3] - d[2]);
+    o[2] = ac_vfma(two, d[1], ac_vfma(ac_vsplat(-3.0f), d[2], d[3]));
+    o[3] = d31;
+    o[4] = ac_vfma(two, d[1] - d[3], d[4] - d[2]);
+}
+
 // o = A^T m
 static inline void at6(const ac_vf m[6], ac_vf o[4]) {
     const ac_vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
@@ -74,11 +85,21 @@ static inline void at6(const ac_vf m[6], ac_vf o[4]) {
     o[3] = ac_vfma(ac_vsplat(8.0f), d, b) + m[5];
 }
 
+// The same for F(4x4, 2x2): A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 0; 0 1 -1 8 1]
+static inline void at5(const ac_vf m[5], ac_vf o[4]) {
+    const ac_vf a = m[1] + m[2], b = m[1] - m[2];
+    o[0] = m[0] + a + m[3];
+    o[1] = ac_vfma(ac_vsplat(2.0f), m[3], b);
+    o[2] = ac_vfma(ac_vsplat(4.0f), m[3], a);
+    o[3] = ac_vfma(ac_vsplat(8.0f), m[3], b) + m[4];
+}
+
 
 // ---------------------------------------------------------------- plan
 
 typedef struct plan {
     const ac_fused_conv *c;
+    int r, alpha, nxi;    // kernel side (3, or 2), input tile side (r + 3), alpha^2 positions
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
