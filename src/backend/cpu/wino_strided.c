@@ -3,7 +3,8 @@
 // (winograd.c) runs with 25 products per 4x4 tile where the direct kernels take 64.
 //
 //   - Convolution: the padded input's four phases P[ci][py][px][Y][X] = xpad[2 Y + py][2 X + px]
-//     (ac_cpu_phase_split) are 4 cin channels of planes hs x ws, and output (oy, ox) is
+//     are 4 cin channels of planes hs x ws (read in place by the input transform where the
+//     padding is zeros, else a copy by ac_cpu_phase_split), and output (oy, ox) is
 //     sum over (ci, py, px, u, v) of w[co][ci][2 u + py][2 v + px] P[ci][py][px][oy + u][ox + v]:
 //     a 2x2 convolution without padding, weights w2[co][4 ci + 2 py + px][u][v].
 //   - Transposed convolution, pad 1: output phase (a, b), y[2 Y + a][2 X + b], is the 2x2
@@ -35,9 +36,13 @@ bool ac_cpu_wino_strided_conv_fits(const ac_fused_conv *c) {
 void ac_cpu_wino_strided_conv(const ac_fused_conv *c) {
     AC_ASSERT(ac_cpu_wino_strided_conv_fits(c));
     const int hs = (c->h + 2 * c->pad) / 2, ws = (c->w + 2 * c->pad) / 2, cin4 = 4 * c->cin;
+    const bool in_place = c->mode == AC_PAD_ZERO;  // else a phase-split copy, reflection applied
     const size_t plane = (size_t)hs * ws, img = (size_t)cin4 * plane;
-    float *src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
-    ac_cpu_phase_split(c->x, c->x_batch, c->n, c->cin, c->h, c->w, 2, c->pad, c->mode, plane, src);
+    float *src = NULL;
+    if (!in_place) {
+        src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
+        ac_cpu_phase_split(c->x, c->x_batch, c->n, c->cin, c->h, c->w, 2, c->pad, c->mode, plane, src);
+    }
     // w (cout, cin, 4, 4) -> w2 (cout, 4 cin, 2, 2)
     float *w2 = ac_cpu_ws_alloc((size_t)c->cout * cin4 * 4 * sizeof(float));
     for (int co = 0; co < c->cout; co++)
@@ -49,8 +54,10 @@ void ac_cpu_wino_strided_conv(const ac_fused_conv *c) {
                         c->weight[(((size_t)co * c->cin + ci) * 4 + ky) * 4 + kx];
                 }
     ac_fused_conv c2 = *c;
-    c2.x = src;
-    c2.x_batch = img;
+    if (!in_place) {
+        c2.x = src;
+        c2.x_batch = img;
+    }
     c2.cin = cin4;
     c2.h = hs;
     c2.w = ws;
@@ -59,9 +66,10 @@ void ac_cpu_wino_strided_conv(const ac_fused_conv *c) {
     c2.kh = c2.kw = 2;
     c2.stride = 1;
     c2.weight = w2;
-    ac_cpu_wino_conv2x2(&c2);
+    if (in_place) ac_cpu_wino_conv2x2_phases(&c2, c->h, c->w, c->pad);
+    else ac_cpu_wino_conv2x2(&c2);
     ac_cpu_ws_free(w2);
-    ac_cpu_ws_free(src);
+    if (src) ac_cpu_ws_free(src);
 }
 
 bool ac_cpu_wino_strided_deconv_fits(const ac_fused_conv *c, int out_pad) {

@@ -339,13 +339,22 @@ static void transform_weights(plan *p) {
 // its start), which the next segment's columns overwrite, are kept aside and put back into
 // the lanes of the segments' last tiles.
 // A: the tile side, p->alpha (6 for 3x3 kernels, 5 for 2x2), a constant in each instance.
+// Lanes [x, x + VL) of phase px of a row of n floats: row[2 (x + l) + px - pad], zero
+// outside the row.
+static inline ac_vf load_phase(const float *row, int x, int px, int pad, int n) {
+    const int s = 2 * x + px - pad;
+    if (s >= 0 && s + 2 * VL <= n) return ac_veven(ac_vload(row + s), ac_vload(row + s + VL));
+    return ac_veven(ac_vload_range(row, s, n), ac_vload_range(row, s + VL, n));
+}
+
+// PH: p->phases, a constant in each instance.
 __attribute__((always_inline)) static inline void input_transform(const plan *p, float *tr,
                                                                   const float *xn, int t0, int t1,
                                                                   int c0, int c1, float *v,
                                                                   size_t vxs, size_t tbs,
-                                                                  const int A) {
+                                                                  const int A, const bool PH) {
     const ac_fused_conv *c = p->c;
-    const size_t plane = (size_t)c->h * c->w;
+    const size_t plane = PH ? (size_t)p->ph_h * p->ph_w : (size_t)c->h * c->w;
     const int rl = TR_ROWLEN;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
     wino_seg sg[PACK_LANES];
@@ -374,18 +383,29 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
             }
         }
         for (int ci = c0; ci < c1; ci++) {
-            const float *src = xn + (size_t)ci * plane;
+            const float *src = xn + (size_t)(PH ? ci / 4 : ci) * plane;
+            const int py = (ci / 2) % 2, px = ci % 2;
             for (int s = 0; s < nsg; s++) {
                 // Columns xs .. xs + 4 n + 2 of the segment, in whole vectors (stale finite
                 // values past them reach only unused lanes)
                 const int n = sg[s].n, xs = 4 * sg[s].ja - c->pad, ncols = ceil_div(4 * n + 2, VL) * VL;
                 float *out = tr + 4 * sg[s].lane;
                 const float *row[6];
-                for (int r = 0; r < A; r++) row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
+                for (int r = 0; r < A; r++) {
+                    if (PH) {  // pixel row 2 Y + py - pad of the image, or zeros
+                        const int y = 2 * ys[s][r] + py - p->ph_pad;
+                        row[r] = ys[s][r] >= 0 && y >= 0 && y < p->ph_h ? src + (size_t)y * p->ph_w : NULL;
+                    } else {
+                        row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
+                    }
+                }
                 for (int k = 0; k < ncols; k += VL) {  // down the columns
                     const int x = xs + k;
                     ac_vf d[6], o[6];
-                    if (x >= 0 && x + VL <= c->w) {
+                    if (PH) {  // (no padding of the phase planes themselves: c->pad is 0)
+                        for (int r = 0; r < A; r++)
+                            d[r] = row[r] ? load_phase(row[r], x, px, p->ph_pad, p->ph_w) : ac_vsplat(0.0f);
+                    } else if (x >= 0 && x + VL <= c->w) {
                         for (int r = 0; r < A; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
                     } else {  // an edge: the row's part, then the reflected lanes
                         for (int r = 0; r < A; r++)
@@ -434,8 +454,9 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
 
 void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                              int c1, float *v, size_t vxs, size_t tbs) {
-    if (p->alpha == 6) input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 6);
-    else input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 5);
+    if (p->alpha == 6) input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 6, false);
+    else if (p->phases) input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 5, true);
+    else input_transform(p, tr, xn, t0, t1, c0, c1, v, vxs, tbs, 5, false);
 }
 
 // ---------------------------------------------------------------- multiply (blocked)
@@ -794,10 +815,17 @@ static void run_whole_xi(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
-static void wino_conv(const ac_fused_conv *c) {
+// ph: NULL, or the image {h, w, pad} whose phases are c's input (plan.phases).
+static void wino_conv(const ac_fused_conv *c, const int *ph) {
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
+    if (ph) {
+        p.phases = true;
+        p.ph_h = ph[0];
+        p.ph_w = ph[1];
+        p.ph_pad = ph[2];
+    }
     if (!p.fuse_u) transform_weights(&p);
     if (p.xi_major) run_whole_xi(&p, threads);
     else if (p.whole) run_whole(&p, threads);
@@ -810,7 +838,7 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
     AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
                   "winograd: unsupported geometry");
-    wino_conv(c);
+    wino_conv(c, NULL);
 }
 
 void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
@@ -819,5 +847,13 @@ void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
     AC_ASSERT_MSG(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2 &&
                       (c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w)),
                   "winograd: unsupported geometry");
-    wino_conv(c);
+    wino_conv(c, NULL);
+}
+
+void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cin % 4 == 0 && c->cout > 0);
+    AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->pad == 0 && c->mode == AC_PAD_ZERO);
+    AC_ASSERT(c->h >= 2 && c->w >= 2 && 2 * c->h >= h + 2 * pad && 2 * c->w >= w + 2 * pad);
+    const int ph[3] = {h, w, pad};
+    wino_conv(c, ph);
 }

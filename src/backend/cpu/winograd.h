@@ -24,6 +24,11 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
 // 2, stride 1, pad 0 to 2. The strided 4x4 convolutions and transposed convolutions run
 // through it (wino_strided.c).
 void ac_cpu_wino_conv2x2(const ac_fused_conv *c);
+// The same over the stride-2 phases of images h x w zero-padded by pad, read in place: input
+// channel 4 ci + 2 py + px, pixel (Y, X), is pixel (2 Y + py - pad, 2 X + px - pad) of channel
+// ci of the image at c->x (c->x_batch apart). c: cin 4 times the images' channels, h and w
+// the phase planes' sides, pad 0, zero mode.
+void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad);
 // dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
 // y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
 void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,

@@ -100,6 +100,11 @@ static inline void at5(const ac_vf m[5], ac_vf o[4]) {
 typedef struct plan {
     const ac_fused_conv *c;
     int r, alpha, nxi;    // kernel side (3, or 2), input tile side (r + 3), alpha^2 positions
+    // Phases (2x2 kernels only): input channel 4 ci + 2 py + px, pixel (Y, X) is pixel
+    // (2 Y + py - pad, 2 X + px - pad) of channel ci of an image h x w (zero outside), read
+    // in place from c->x (images c->x_batch apart) instead of a phase-split copy.
+    bool phases;
+    int ph_h, ph_w, ph_pad;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
