@@ -1,10 +1,12 @@
 // conv_ref.h: naive double-precision references for the convolution kernel tests: padded
 // index mapping, the fused epilogue and the whole fused convolution (backend.h's
-// ac_fused_conv: any kernel size and stride, zero or reflection padding, channel slices).
+// ac_fused_conv: any kernel size and stride, zero or reflection padding, channel slices) and
+// the transposed convolution with its epilogue.
 #ifndef AC_TEST_CONV_REF_H
 #define AC_TEST_CONV_REF_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "backend/backend.h"
 
@@ -47,6 +49,37 @@ static inline void t_conv_ref(const ac_fused_conv *c, const float *y_before, flo
                                  : c->ep.residual ? c->ep.residual[yi] : 0.0;
                     want[yi] = (float)t_epilogue_ref(&c->ep, s, co, res);
                 }
+}
+
+// Reference of the transposed convolution c (weight (cin, cout, kh, kw)), output padding op.
+static inline void t_deconv_ref(const ac_fused_conv *c, int op, const float *y_before, float *want) {
+    const int oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + op;
+    const int ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + op;
+    const size_t oplane = (size_t)oh * ow;
+    double *acc = calloc((size_t)c->n * c->cout * oplane, sizeof *acc);
+    if (!acc) abort();  // a test's reference: nothing to report but the crash
+    for (int n = 0; n < c->n; n++)
+        for (int ci = 0; ci < c->cin; ci++)
+            for (int iy = 0; iy < c->h; iy++)
+                for (int ix = 0; ix < c->w; ix++)
+                    for (int co = 0; co < c->cout; co++)
+                        for (int ky = 0; ky < c->kh; ky++)
+                            for (int kx = 0; kx < c->kw; kx++) {
+                                int oy = iy * c->stride - c->pad + ky, ox = ix * c->stride - c->pad + kx;
+                                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                                acc[((size_t)n * c->cout + co) * oplane + (size_t)oy * ow + ox] +=
+                                    (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
+                                    c->weight[((ci * c->cout + co) * c->kh + ky) * c->kw + kx];
+                            }
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (size_t i = 0; i < oplane; i++) {
+                size_t yi = n * c->y_batch + co * oplane + i;
+                double res = c->ep.residual == c->y ? y_before[yi]
+                             : c->ep.residual ? c->ep.residual[yi] : 0.0;
+                want[yi] = (float)t_epilogue_ref(&c->ep, acc[((size_t)n * c->cout + co) * oplane + i], co, res);
+            }
+    free(acc);
 }
 
 #endif

@@ -20,36 +20,6 @@
 #include "conv_ref.h"
 #include "testlib.h"
 
-// Reference of the transposed convolution c (weight (cin, cout, kh, kw)), output padding op.
-static void naive_deconv(const ac_fused_conv *c, int op, const float *y_before, float *want) {
-    const int oh = (c->h - 1) * c->stride - 2 * c->pad + c->kh + op;
-    const int ow = (c->w - 1) * c->stride - 2 * c->pad + c->kw + op;
-    const size_t oplane = (size_t)oh * ow;
-    double *acc = calloc((size_t)c->n * c->cout * oplane, sizeof *acc);
-    for (int n = 0; n < c->n; n++)
-        for (int ci = 0; ci < c->cin; ci++)
-            for (int iy = 0; iy < c->h; iy++)
-                for (int ix = 0; ix < c->w; ix++)
-                    for (int co = 0; co < c->cout; co++)
-                        for (int ky = 0; ky < c->kh; ky++)
-                            for (int kx = 0; kx < c->kw; kx++) {
-                                int oy = iy * c->stride - c->pad + ky, ox = ix * c->stride - c->pad + kx;
-                                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
-                                acc[((size_t)n * c->cout + co) * oplane + (size_t)oy * ow + ox] +=
-                                    (double)c->x[n * c->x_batch + ((size_t)ci * c->h + iy) * c->w + ix] *
-                                    c->weight[((ci * c->cout + co) * c->kh + ky) * c->kw + kx];
-                            }
-    for (int n = 0; n < c->n; n++)
-        for (int co = 0; co < c->cout; co++)
-            for (size_t i = 0; i < oplane; i++) {
-                size_t yi = n * c->y_batch + co * oplane + i;
-                double res = c->ep.residual == c->y ? y_before[yi]
-                             : c->ep.residual ? c->ep.residual[yi] : 0.0;
-                want[yi] = (float)t_epilogue_ref(&c->ep, acc[((size_t)n * c->cout + co) * oplane + i], co, res);
-            }
-    free(acc);
-}
-
 typedef struct fcase {
     bool deconv;
     int n, cin, h, w, cout, k, stride, pad, out_pad;
@@ -95,7 +65,7 @@ static void run_case(const fcase *k, int threads, int kernels) {
                               .scale = k->scale}};
     if (k->residual == 1) c.ep.residual = res + yoff;
     if (k->residual == 2) c.ep.residual = c.y;
-    if (k->deconv) naive_deconv(&c, k->out_pad, y0 + yoff, want + yoff);
+    if (k->deconv) t_deconv_ref(&c, k->out_pad, y0 + yoff, want + yoff);
     else t_conv_ref(&c, y0 + yoff, want + yoff);
     omp_set_num_threads(threads);
     ac_cpu_conv_set_winograd(kernels == 0);

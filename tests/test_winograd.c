@@ -1,5 +1,6 @@
-// test_winograd.c: the F(4x4, 3x3) Winograd kernel against a naive double-precision 3x3
-// convolution: zero and reflection padding 0..2, odd and tiny sides (partial tiles, rows of
+// test_winograd.c: the F(4x4, 3x3) and F(4x4, 2x2) Winograd kernels against a naive
+// double-precision 3x3 or 2x2 convolution (and the 4x4 stride-2 convolution over phases read
+// in place, wino_strided.c): zero and reflection padding 0..2, odd and tiny sides (partial tiles, rows of
 // tiles that wrap inside a block), input channels split into chunks, output channels that are
 // not a multiple of the register block, every epilogue (bias, ReLU, PReLU, scale, residual,
 // accumulate into y), channel slices of larger tensors (batch strides), 1..3 threads, both
@@ -175,6 +176,69 @@ static void test_strided_phases(void) {
     }
 }
 
+// 4x4 stride-2 transposed convolutions (pad 1) as F(4x4, 2x2) with four phases of output
+// channels interleaved by the output transform (ac_cpu_wino_strided_deconv), against the
+// naive sum: every schedule, 1..3 threads, NaN-filled workspaces, rows of more and fewer than
+// a vector of tiles, skips (add and sub), slices.
+static void test_strided_deconv(void) {
+    const struct {
+        int n, cin, h, w, cout, res, y_extra;
+    } cases[] = {{1, 1, 1, 1, 1, 0, 0},  {2, 3, 5, 9, 2, 1, 0},   {1, 16, 12, 40, 8, 0, 2},
+                 {1, 6, 7, 70, 5, 2, 0}, {2, 40, 6, 8, 24, 1, 1}, {1, 4, 3, 131, 3, 0, 0}};
+    ac_rng r;
+    ac_rng_seed(&r, 91);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int n = cases[i].n, cin = cases[i].cin, h = cases[i].h, w = cases[i].w;
+        const int cout = cases[i].cout, oh = 2 * h, ow = 2 * w;
+        const size_t x_batch = (size_t)cin * h * w;
+        const size_t y_batch = (size_t)(cout + cases[i].y_extra) * oh * ow, ny = y_batch * n;
+        const size_t nw = (size_t)cin * cout * 16;
+        float *x = malloc(x_batch * n * 4), *wt = malloc(nw * 4), *b = malloc(cout * 4);
+        float *y = malloc(ny * 4), *sk = malloc((ny + 2) * 4), *y0 = malloc(ny * 4), *want = malloc(ny * 4);
+        t_fill_uniform(&r, x, x_batch * n, -1, 1);
+        t_fill_uniform(&r, wt, nw, -0.2f, 0.2f);
+        t_fill_uniform(&r, b, cout, -0.5f, 0.5f);
+        t_fill_uniform(&r, y0, ny, -1, 1);
+        t_fill_uniform(&r, sk, ny + 2, -1, 1);
+        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 4, .kw = 4,
+                           .stride = 2, .pad = 1, .mode = AC_PAD_ZERO, .x = x, .x_batch = x_batch,
+                           .weight = wt, .y = y, .y_batch = y_batch,
+                           .ep = {.bias = b, .act = AC_ACT_PRELU, .slope = 0.2f, .scale = 1}};
+        if (cases[i].res == 1) c.ep.residual = sk;
+        if (cases[i].res == 2) c.ep.residual = y;
+        if (cases[i].res == 1) {  // the skips: ((residual + act) + add) - sub
+            c.ep.add = sk + 1;
+            c.ep.sub = sk + 2;
+        }
+        CHECK(ac_cpu_wino_strided_deconv_fits(&c, 0) && !ac_cpu_wino_strided_deconv_fits(&c, 1));
+        memcpy(want, y0, ny * 4);  // outside the slice: untouched
+        t_deconv_ref(&c, 0, y0, want);
+        for (int k = 0; k < n && c.ep.add; k++)
+            for (size_t e = 0; e < (size_t)cout * oh * ow; e++) {
+                const size_t at = (size_t)k * y_batch + e;
+                want[at] = (want[at] + c.ep.add[at]) - c.ep.sub[at];
+            }
+        for (int poison = 0; poison < 2; poison++) {
+            ac_cpu_ws_set_poison(poison);
+            for (int sched = 0; sched <= 4; sched++) {
+                ac_cpu_wino_force_schedule(sched);
+                for (int t = 1; t <= 3; t++) {
+                    memcpy(y, y0, ny * 4);
+                    omp_set_num_threads(t);
+                    ac_cpu_wino_strided_deconv(&c, 0);
+                    char what[128];
+                    snprintf(what, sizeof what, "deconv 4x4 s2 n%d cin%d %dx%d cout%d res%d sched%d t%d",
+                             n, cin, h, w, cout, cases[i].res, sched, t);
+                    t_close(what, y, want, ny, 2e-5, 1e-5);
+                }
+            }
+        }
+        ac_cpu_ws_set_poison(false);
+        ac_cpu_wino_force_schedule(0);
+        free(x), free(wt), free(b), free(y), free(sk), free(y0), free(want);
+    }
+}
+
 // The same call with 1, 2 and 3 threads gives the same bits, in either schedule.
 static void test_thread_invariance(void) {
     ac_rng r;
@@ -333,6 +397,7 @@ int main(void) {
     RUN(test_geometries);
     RUN(test_thread_invariance);
     RUN(test_strided_phases);
+    RUN(test_strided_deconv);
     RUN(test_weight_grad);
     RUN(test_batch_invariance);
     return ac_test_finish();

@@ -10,21 +10,15 @@
 //   - Transposed convolution, pad 1: output phase (a, b), y[2 Y + a][2 X + b], is the 2x2
 //     correlation of the input zero-padded by 1 at window (Y + a, X + b) with the taps
 //     ky = 3 - 2 u - a, kx = 3 - 2 v - b. The four phases are the 4 cout output channels
-//     Z[(2 a + b) cout + co] of one 2x2 convolution with padding 1 ((h + 1) x (w + 1) windows),
-//     which are then interleaved into y with the epilogue.
+//     4 co + 2 a + b of one 2x2 convolution with padding 1 ((h + 1) x (w + 1) windows), whose
+//     output transform interleaves them into y with the epilogue
+//     (ac_cpu_wino_conv2x2_interleave).
 // Both give each output element one fixed sum, whoever computes it: results do not depend on
 // the threads (winograd.c).
-#include <omp.h>
-
 #include "backend/cpu/cpu_kernels.h"
-#include "backend/cpu/epilogue.h"
-#include "backend/cpu/im2col.h"
-#include "backend/cpu/simd.h"
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
-
-#define VL AC_VL
 
 bool ac_cpu_wino_strided_conv_fits(const ac_fused_conv *c) {
     return ac_cpu_conv_winograd_on() && c->kh == 4 && c->kw == 4 && c->stride == 2 &&
@@ -77,66 +71,25 @@ bool ac_cpu_wino_strided_deconv_fits(const ac_fused_conv *c, int out_pad) {
            c->pad == 1 && out_pad == 0 && c->mode == AC_PAD_ZERO;
 }
 
-// One output row of the transposed convolution: y[2 m] = z0[m], y[2 m + 1] = z1[m + 1] for
-// 2 m + 1 < ow, each through the epilogue (bias b) with the skips at the same positions.
-static void interleave_row(const ac_conv_epilogue *ep, float b, const float *z0, const float *z1,
-                           float *y, const float *res, const float *add, const float *sub, int ow) {
-    const ac_vf vb = ac_vsplat(b);
-    int i = 0;
-    for (; i + 2 * VL <= ow; i += 2 * VL) {  // VL pairs: two vectors of output
-        const ac_vf e = ac_vload(z0 + i / 2), o = ac_vload(z1 + i / 2 + 1);
-        ac_ep_finish_v(ep, ac_vzip_lo(e, o), vb, y + i, res ? res + i : NULL, add ? add + i : NULL,
-                       sub ? sub + i : NULL);
-        ac_ep_finish_v(ep, ac_vzip_hi(e, o), vb, y + i + VL, res ? res + i + VL : NULL,
-                       add ? add + i + VL : NULL, sub ? sub + i + VL : NULL);
-    }
-    for (; i < ow; i++) {
-        float v = ac_ep_activate(ep, (i % 2 ? z1[i / 2 + 1] : z0[i / 2]) + b);
-        if (res) v = res[i] + v;
-        if (add) v = v + add[i];
-        if (sub) v = v - sub[i];
-        y[i] = v;
-    }
-}
-
 void ac_cpu_wino_strided_deconv(const ac_fused_conv *c, int out_pad) {
     AC_ASSERT(ac_cpu_wino_strided_deconv_fits(c, out_pad));
-    const int cout = c->cout, cout4 = 4 * cout, zh = c->h + 1, zw = c->w + 1;
-    const int oh = 2 * c->h, ow = 2 * c->w;
-    const size_t zplane = (size_t)zh * zw, zimg = (size_t)cout4 * zplane;
-    // w (cin, cout, 4, 4) -> w2 (4 cout, cin, 2, 2)
+    const int cout = c->cout, cout4 = 4 * cout;
+    // w (cin, cout, 4, 4) -> w2 (4 cout, cin, 2, 2), channel 4 co + 2 a + b
     float *w2 = ac_cpu_ws_alloc((size_t)cout4 * c->cin * 4 * sizeof(float));
-    for (int ph = 0; ph < 4; ph++)
-        for (int co = 0; co < cout; co++)
+    for (int co = 0; co < cout; co++)
+        for (int ph = 0; ph < 4; ph++)
             for (int ci = 0; ci < c->cin; ci++)
                 for (int u = 0; u < 2; u++)
                     for (int v = 0; v < 2; v++) {
                         const int ky = 3 - 2 * u - ph / 2, kx = 3 - 2 * v - ph % 2;
-                        w2[((((size_t)ph * cout + co) * c->cin + ci) * 2 + u) * 2 + v] =
+                        w2[((((size_t)4 * co + ph) * c->cin + ci) * 2 + u) * 2 + v] =
                             c->weight[(((size_t)ci * cout + co) * 4 + ky) * 4 + kx];
                     }
-    float *z = ac_cpu_ws_alloc(zimg * c->n * sizeof(float));
-    ac_fused_conv c2 = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = cout4,
-                        .kh = 2, .kw = 2, .stride = 1, .pad = 1, .mode = AC_PAD_ZERO,
-                        .x = c->x, .x_batch = c->x_batch, .weight = w2, .y = z,
-                        .y_batch = zimg, .ep = {.scale = 1.0f}};
-    ac_cpu_wino_conv2x2(&c2);
-    // Row Y = 2 R - a of y comes from window row R of phases (a, 0) and (a, 1).
-    const ac_conv_epilogue *ep = &c->ep;
-    const long long rows = (long long)c->n * cout * oh;
-    const int T = ac_cpu_conv_threads();
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1 && rows * ow > 65536)
-    for (long long it = 0; it < rows; it++) {
-        const int Y = (int)(it % oh), co = (int)(it / oh % cout), n = (int)(it / ((long long)oh * cout));
-        const int a = Y % 2, R = (Y + a) / 2;
-        const float *zn = z + (size_t)n * zimg + (size_t)R * zw;
-        const float *z0 = zn + (size_t)((2 * a) * cout + co) * zplane;
-        const float *z1 = zn + (size_t)((2 * a + 1) * cout + co) * zplane;
-        const size_t at = (size_t)n * c->y_batch + ((size_t)co * oh + Y) * ow;
-        interleave_row(ep, ep->bias ? ep->bias[co] : 0.0f, z0, z1, c->y + at,
-                       ep->residual ? ep->residual + at : NULL, ep->add ? ep->add + at : NULL,
-                       ep->sub ? ep->sub + at : NULL, ow);
-    }
-    ac_cpu_ws_free(z);
+    ac_fused_conv c2 = *c;
+    c2.cout = cout4;
+    c2.kh = c2.kw = 2;
+    c2.stride = 1;
+    c2.weight = w2;
+    ac_cpu_wino_conv2x2_interleave(&c2, 2 * c->h, 2 * c->w);
     ac_cpu_ws_free(w2);
 }

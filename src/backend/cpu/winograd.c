@@ -1,10 +1,12 @@
-// winograd.c: F(4x4, 3x3) Winograd convolution (see winograd.h).
+// winograd.c: F(4x4, 3x3) and F(4x4, 2x2) Winograd convolution (see winograd.h).
 //
-// Matrices (points 0, 1, -1, 2, -2 and infinity):
+// F(4x4, 3x3) matrices (points 0, 1, -1, 2, -2 and infinity):
 //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 //   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
 //   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
-// Transformed index xi = 6 r + c for row r and column c of the 6x6 tile.
+// Transformed index xi = 6 r + c for row r and column c of the 6x6 tile. F(4x4, 2x2) takes
+// points 0, 1, -1, 2 and infinity and 5x5 tiles (xi = 5 r + c; matrices by bt5, g2, at5): the
+// same steps and schedules below, with the tile side p->alpha and p->nxi positions.
 //
 // Three steps, with tiles along the vector lanes:
 //   1. input transform: for each tile row and input channel, six input rows (padding applied
@@ -47,6 +49,7 @@
 #define TBU (3 * VL)                  // tiles per block: a multiple of the widest product kernel
 #define XI_LANES (6 * VL)             // lanes per block of the xi-major product
 #define FUSED_TILES 128               // tiles per block at most when fuse_u
+#define TMP_FLOATS (8 * 4 * VL)       // the output transform's scratch (two channels' rows)
 
 static int forced_schedule;  // 0: by the rule below; 1: blocked; 2: whole; 3: whole, fused U;
                              // 4: whole, xi by xi
@@ -158,7 +161,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->m_floats = p->mcs * p->cok;
     p->u_floats = p->fuse_u ? (size_t)p->nxi * p->cok * p->ck : 0;
     p->thread_floats =
-        p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
+        p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + TMP_FLOATS;
 }
 
 // ---------------------------------------------------------------- weights
@@ -545,7 +548,7 @@ static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
 }
 
 // Output channels [co0, co1) of image n for the tiles [t0, t1), from
-// m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds 16 VL floats.
+// m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds TMP_FLOATS floats.
 // As in the input transform, the tiles go by runs cut into segments (wino_segments): each
 // vector of lanes is transformed once, and its 4 VL output columns (per output row)
 // are stored piece by piece, one piece per row of tiles the vector touches (whole vectors,
@@ -623,9 +626,104 @@ __attribute__((always_inline)) static inline void output_transform_a(const plan 
     }
 }
 
+// The rows[r][k] (vectors of the 4 VL columns of output rows r = 0..3) of channel `ch` of M
+// (F(4x4, 2x2)) for the tiles of vector q.
+static inline void tile_rows5(const float *m, size_t mcs, size_t tbs, int ch, int q,
+                              ac_vf rows[4][4]) {
+    const float *mrow = m + (size_t)ch * mcs;
+    ac_vf h[5][4];
+    for (int r = 0; r < 5; r++) {
+        ac_vf mv[5];
+        for (int k = 0; k < 5; k++) mv[k] = ac_vload(mrow + (5 * r + k) * tbs + VL * q);
+        at5(mv, h[r]);
+    }
+    for (int k = 0; k < 4; k++) {
+        ac_vf col[5], o[4];
+        for (int r = 0; r < 5; r++) col[r] = h[r][k];
+        at5(col, o);
+        for (int r = 0; r < 4; r++) h[r][k] = o[r];
+    }
+    for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
+}
+
+// The output transform of a transposed convolution's phases (plan.interleave): channel
+// q = 4 co + 2 a + b of M, window (R, C), is y[co][2 R - a][2 C - b]. The channels go by
+// pairs b = 0, 1: window column C gives y columns 2 C - 1 (b = 1) and 2 C (b = 0), so the two
+// channels' rows zipped are a stretch of y's row from column 2 x0 - 1, stored with the
+// epilogue (clipped to the row).
+static void output_interleaved(const plan *p, float *tmp, const float *m, size_t tbs, int n,
+                               int t0, int t1, int co0, int co1) {
+    const ac_fused_conv *c = p->c;
+    const ac_conv_epilogue *ep = &c->ep;
+    const int oh = p->y_h, ow = p->y_w;
+    const size_t oplane = (size_t)oh * ow;
+    wino_seg sg[PACK_LANES];
+    AC_ASSERT(co0 % 2 == 0 && co1 % 2 == 0);
+    for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
+        const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
+        const int nsg = wino_segments(p->tw, k0, k1, sg);
+        for (int q2 = co0; q2 < co1; q2 += 2) {
+            const int co = q2 / 4, a = (q2 / 2) % 2;
+            const float *mq = m + (k0 - t0);
+            const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
+            float *yp = c->y + off;
+            const float *rp = ep->residual ? ep->residual + off : NULL;
+            const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
+            const float bias = ep->bias ? ep->bias[co] : 0.0f;
+            const ac_vf vb = ac_vsplat(bias);
+            int s = 0;  // the first segment with tiles in vector q
+            for (int q = 0; q < nq; q++) {
+                ac_vf r0[4][4], r1[4][4];
+                tile_rows5(mq, p->mcs, tbs, q2 - co0, q, r0);
+                tile_rows5(mq, p->mcs, tbs, q2 + 1 - co0, q, r1);
+                // row r of the vector: 8 VL floats of y, (b = 1, b = 0) per window column
+                for (int r = 0; r < 4; r++)
+                    for (int k = 0; k < 4; k++) {
+                        ac_vstore(tmp + (8 * r + 2 * k) * VL, ac_vzip_lo(r1[r][k], r0[r][k]));
+                        ac_vstore(tmp + (8 * r + 2 * k + 1) * VL, ac_vzip_hi(r1[r][k], r0[r][k]));
+                    }
+                const int q0 = VL * q, q1 = q0 + VL;
+                for (; s < nsg && sg[s].lane < q1; s++) {
+                    const int end = sg[s].lane + sg[s].n;
+                    const int lo = AC_MAX(sg[s].lane, q0), hi = AC_MIN(end, q1);
+                    const int i = sg[s].i, x0 = 4 * (sg[s].ja + lo - sg[s].lane);
+                    for (int r = 0; r < 4; r++) {
+                        const int Y = 2 * (4 * i + r) - a;
+                        if (Y < 0 || Y >= oh) continue;
+                        // y columns [2 x0 - 1, 2 x0 - 1 + 8 (hi - lo)) within [0, ow)
+                        int ya = 2 * x0 - 1, yb = AC_MIN(ow, ya + 8 * (hi - lo));
+                        const float *src = tmp + 8 * (r * VL + lo - q0);
+                        if (ya < 0) {
+                            src -= ya;
+                            ya = 0;
+                        }
+                        if (yb <= ya) continue;
+                        const size_t at = (size_t)Y * ow + ya;
+                        const int len = yb - ya;
+                        int e = 0;
+                        for (; e + VL <= len; e += VL)
+                            ac_ep_finish_v(ep, ac_vload(src + e), vb, yp + at + e,
+                                           rp ? rp + at + e : NULL, ap ? ap + at + e : NULL,
+                                           sp ? sp + at + e : NULL);
+                        for (; e < len; e++) {
+                            float v = ac_ep_activate(ep, src[e] + bias);
+                            if (rp) v = rp[at + e] + v;
+                            if (ap) v = v + ap[at + e];
+                            if (sp) v = v - sp[at + e];
+                            yp[at + e] = v;
+                        }
+                    }
+                    if (end > q1) break;  // the segment goes on in the next vector
+                }
+            }
+        }
+    }
+}
+
 static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
                              int t0, int t1, int co0, int co1) {
-    if (p->alpha == 6) output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 6);
+    if (p->interleave) output_interleaved(p, tmp, m, tbs, n, t0, t1, co0, co1);
+    else if (p->alpha == 6) output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 6);
     else output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 5);
 }
 
@@ -669,7 +767,7 @@ static void run_blocked(const plan *p, int threads) {
         // The transform rows are read past what is written (stale lanes): finite. V is
         // written by the input transform in whole vectors (from those rows) before multiply()
         // reads it, M by multiply(), but for the vector after an item's lanes, zeroed per item.
-        memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
+        memset(tr, 0, (6 * (size_t)TR_ROWLEN + TMP_FLOATS) * sizeof(float));
 #pragma omp for schedule(guided)
         for (int it = 0; it < p->items; it++) {
             const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
@@ -733,11 +831,11 @@ static void run_whole(const plan *p, int threads) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
-        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)TR_ROWLEN, *ub = tmp + 4 * 4 * VL;
+        float *tr = m + p->m_floats, *tmp = tr + 6 * (size_t)TR_ROWLEN, *ub = tmp + TMP_FLOATS;
         // The transform rows are read past what is written (stale lanes): finite. M and the U
         // chunk are written before they are read, but for the vector of M after an item's
         // lanes, zeroed per item below.
-        memset(tr, 0, (6 * (size_t)TR_ROWLEN + 4 * 4 * VL) * sizeof(float));
+        memset(tr, 0, (6 * (size_t)TR_ROWLEN + TMP_FLOATS) * sizeof(float));
 #pragma omp for schedule(guided)
         for (int k = 0; k < cch; k++) whole_v_chunk(p, tr, v, k);
 #pragma omp for schedule(guided)
@@ -772,7 +870,7 @@ static void run_whole_xi(const plan *p, int threads) {
     const int cout_p = p->ncb * CB;
     float *v = alloc_floats(p->vxs, (size_t)p->nxi);
     float *m = alloc_floats(q.mcs, (size_t)cout_p);
-    const size_t per_thread = 6 * (size_t)TR_ROWLEN + 4 * 4 * VL;
+    const size_t per_thread = 6 * (size_t)TR_ROWLEN + TMP_FLOATS;
     float *all = alloc_floats(per_thread, (size_t)threads);
     const int cch = ceil_div(c->cin, 8), nl_all = ceil_div(p->lanes, VL);
     const int nlb = ceil_div(p->lanes, XI_LANES), ncoc = ceil_div(cout_p, p->cok);
@@ -815,8 +913,9 @@ static void run_whole_xi(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
-// ph: NULL, or the image {h, w, pad} whose phases are c's input (plan.phases).
-static void wino_conv(const ac_fused_conv *c, const int *ph) {
+// ph: NULL, or the image {h, w, pad} whose phases are c's input (plan.phases); yi: NULL, or
+// the output's {h, w} into which c's output channels go as phases (plan.interleave).
+static void wino_conv(const ac_fused_conv *c, const int *ph, const int *yi) {
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
@@ -825,6 +924,11 @@ static void wino_conv(const ac_fused_conv *c, const int *ph) {
         p.ph_h = ph[0];
         p.ph_w = ph[1];
         p.ph_pad = ph[2];
+    }
+    if (yi) {
+        p.interleave = true;
+        p.y_h = yi[0];
+        p.y_w = yi[1];
     }
     if (!p.fuse_u) transform_weights(&p);
     if (p.xi_major) run_whole_xi(&p, threads);
@@ -838,7 +942,7 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c) {
     AC_ASSERT(c->kh == 3 && c->kw == 3 && c->stride == 1);
     AC_ASSERT_MSG(ac_cpu_wino_supported(c->h, c->w, c->pad, c->mode),
                   "winograd: unsupported geometry");
-    wino_conv(c, NULL);
+    wino_conv(c, NULL, NULL);
 }
 
 void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
@@ -847,7 +951,7 @@ void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
     AC_ASSERT_MSG(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2 &&
                       (c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w)),
                   "winograd: unsupported geometry");
-    wino_conv(c, NULL);
+    wino_conv(c, NULL, NULL);
 }
 
 void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad) {
@@ -855,5 +959,14 @@ void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad) {
     AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->pad == 0 && c->mode == AC_PAD_ZERO);
     AC_ASSERT(c->h >= 2 && c->w >= 2 && 2 * c->h >= h + 2 * pad && 2 * c->w >= w + 2 * pad);
     const int ph[3] = {h, w, pad};
-    wino_conv(c, ph);
+    wino_conv(c, ph, NULL);
+}
+
+void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow) {
+    AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->cout % 4 == 0);
+    AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->mode == AC_PAD_ZERO);
+    AC_ASSERT(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2);
+    AC_ASSERT(oh >= 1 && ow >= 1 && oh <= 2 * (c->h + 2 * c->pad - 1) && ow <= 2 * (c->w + 2 * c->pad - 1));
+    const int yi[2] = {oh, ow};
+    wino_conv(c, NULL, yi);
 }

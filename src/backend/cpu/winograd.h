@@ -1,6 +1,7 @@
 // winograd.h: 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and
 // Gray 2016): each 4x4 output tile is A^T [(G g G^T) . (B^T d B)] A over a 6x6 input tile, so
-// the channel reduction becomes 36 products per tile instead of 144. The input may be
+// the channel reduction becomes 36 products per tile instead of 144; and 2x2 stride-1
+// convolution by F(4x4, 2x2) over 5x5 tiles, 25 products instead of 64. The input may be
 // zero- or reflection-padded on the fly (no padded copy), may be a channel slice of a larger
 // tensor (batch strides), and the output passes through a fused epilogue (bias, activation,
 // scale, residual add) on its way to memory.
@@ -29,6 +30,11 @@ void ac_cpu_wino_conv2x2(const ac_fused_conv *c);
 // ci of the image at c->x (c->x_batch apart). c: cin 4 times the images' channels, h and w
 // the phase planes' sides, pad 0, zero mode.
 void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad);
+// A 2x2 convolution whose output channels are the four phases of a stride-2 output: channel
+// 4 co + 2 a + b at (R, C) goes to y[co][2 R - a][2 C - b] where that lies in oh x ow, through
+// the epilogue of output channel co (c->y, c->y_batch and c->ep describe that output, with
+// c->cout / 4 channels). c->cout a multiple of 4, zero padding.
+void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow);
 // dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
 // y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
 void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,

@@ -105,6 +105,10 @@ typedef struct plan {
     // in place from c->x (images c->x_batch apart) instead of a phase-split copy.
     bool phases;
     int ph_h, ph_w, ph_pad;
+    // Phases of a transposed convolution's output (2x2 kernels only): output channel
+    // 4 co + 2 a + b, window (R, C), goes to y[co][2 R - a][2 C - b] of an output y_h x y_w.
+    bool interleave;
+    int y_h, y_w;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
