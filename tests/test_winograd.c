@@ -176,23 +176,30 @@ static void test_strided_phases(void) {
     }
 }
 
-// 4x4 stride-2 transposed convolutions (pad 1) as F(4x4, 2x2) with four phases of output
-// channels interleaved by the output transform (ac_cpu_wino_strided_deconv), against the
-// naive sum: every schedule, 1..3 threads, NaN-filled workspaces, rows of more and fewer than
-// a vector of tiles, skips (add and sub), slices.
+// Stride-2 transposed convolutions (3x3 and 4x4 kernels, pad 0 and 1, output padding) as
+// F(4x4, 2x2) with four phases of output channels interleaved by the output transform
+// (ac_cpu_wino_strided_deconv), against the naive sum: every schedule, 1..3 threads,
+// NaN-filled workspaces, rows of more and fewer than a vector of tiles, skips (add and sub),
+// slices.
 static void test_strided_deconv(void) {
     const struct {
-        int n, cin, h, w, cout, res, y_extra;
-    } cases[] = {{1, 1, 1, 1, 1, 0, 0},  {2, 3, 5, 9, 2, 1, 0},   {1, 16, 12, 40, 8, 0, 2},
-                 {1, 6, 7, 70, 5, 2, 0}, {2, 40, 6, 8, 24, 1, 1}, {1, 4, 3, 131, 3, 0, 0}};
+        int n, cin, h, w, cout, res, y_extra, k, pad, op;
+    } cases[] = {{1, 1, 1, 1, 1, 0, 0, 4, 1, 0},    {2, 3, 5, 9, 2, 1, 0, 4, 1, 0},
+                 {1, 16, 12, 40, 8, 0, 2, 4, 1, 0},  {1, 6, 7, 70, 5, 2, 0, 4, 1, 0},
+                 {2, 40, 6, 8, 24, 1, 1, 4, 1, 0},   {1, 4, 3, 131, 3, 0, 0, 4, 1, 0},
+                 {1, 5, 6, 9, 3, 1, 0, 4, 1, 1},     {1, 3, 5, 7, 2, 0, 0, 4, 0, 0},
+                 {2, 8, 7, 11, 4, 1, 1, 3, 0, 0},    {1, 16, 9, 37, 8, 2, 0, 3, 0, 0},
+                 {1, 5, 6, 9, 3, 0, 0, 3, 0, 1},     {1, 4, 5, 8, 3, 1, 0, 3, 1, 1},
+                 {1, 1, 1, 1, 2, 0, 0, 3, 0, 0}};
     ac_rng r;
     ac_rng_seed(&r, 91);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int n = cases[i].n, cin = cases[i].cin, h = cases[i].h, w = cases[i].w;
-        const int cout = cases[i].cout, oh = 2 * h, ow = 2 * w;
+        const int cout = cases[i].cout, k = cases[i].k, pad = cases[i].pad, op = cases[i].op;
+        const int oh = (h - 1) * 2 - 2 * pad + k + op, ow = (w - 1) * 2 - 2 * pad + k + op;
         const size_t x_batch = (size_t)cin * h * w;
         const size_t y_batch = (size_t)(cout + cases[i].y_extra) * oh * ow, ny = y_batch * n;
-        const size_t nw = (size_t)cin * cout * 16;
+        const size_t nw = (size_t)cin * cout * k * k;
         float *x = malloc(x_batch * n * 4), *wt = malloc(nw * 4), *b = malloc(cout * 4);
         float *y = malloc(ny * 4), *sk = malloc((ny + 2) * 4), *y0 = malloc(ny * 4), *want = malloc(ny * 4);
         t_fill_uniform(&r, x, x_batch * n, -1, 1);
@@ -200,8 +207,8 @@ static void test_strided_deconv(void) {
         t_fill_uniform(&r, b, cout, -0.5f, 0.5f);
         t_fill_uniform(&r, y0, ny, -1, 1);
         t_fill_uniform(&r, sk, ny + 2, -1, 1);
-        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 4, .kw = 4,
-                           .stride = 2, .pad = 1, .mode = AC_PAD_ZERO, .x = x, .x_batch = x_batch,
+        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = k, .kw = k,
+                           .stride = 2, .pad = pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = x_batch,
                            .weight = wt, .y = y, .y_batch = y_batch,
                            .ep = {.bias = b, .act = AC_ACT_PRELU, .slope = 0.2f, .scale = 1}};
         if (cases[i].res == 1) c.ep.residual = sk;
@@ -210,9 +217,10 @@ static void test_strided_deconv(void) {
             c.ep.add = sk + 1;
             c.ep.sub = sk + 2;
         }
-        CHECK(ac_cpu_wino_strided_deconv_fits(&c, 0) && !ac_cpu_wino_strided_deconv_fits(&c, 1));
+        CHECK(ac_cpu_wino_strided_deconv_fits(&c, op) &&
+              !ac_cpu_wino_strided_deconv_fits(&c, 5 + pad - k));
         memcpy(want, y0, ny * 4);  // outside the slice: untouched
-        t_deconv_ref(&c, 0, y0, want);
+        t_deconv_ref(&c, op, y0, want);
         for (int k = 0; k < n && c.ep.add; k++)
             for (size_t e = 0; e < (size_t)cout * oh * ow; e++) {
                 const size_t at = (size_t)k * y_batch + e;
@@ -225,10 +233,11 @@ static void test_strided_deconv(void) {
                 for (int t = 1; t <= 3; t++) {
                     memcpy(y, y0, ny * 4);
                     omp_set_num_threads(t);
-                    ac_cpu_wino_strided_deconv(&c, 0);
-                    char what[128];
-                    snprintf(what, sizeof what, "deconv 4x4 s2 n%d cin%d %dx%d cout%d res%d sched%d t%d",
-                             n, cin, h, w, cout, cases[i].res, sched, t);
+                    ac_cpu_wino_strided_deconv(&c, op);
+                    char what[160];
+                    snprintf(what, sizeof what,
+                             "deconv %dx%d s2 p%d op%d n%d cin%d %dx%d cout%d res%d sched%d t%d", k,
+                             k, pad, op, n, cin, h, w, cout, cases[i].res, sched, t);
                     t_close(what, y, want, ny, 2e-5, 1e-5);
                 }
             }

@@ -29,9 +29,10 @@ bool ac_cpu_conv_winograd_fits(int kh, int kw, int stride, int h, int w, int pad
                                ac_pad_mode mode);
 // Whether the Winograd kernels are on (ac_cpu_conv_set_winograd).
 bool ac_cpu_conv_winograd_on(void);
-// The 4x4 stride-2 convolutions (any padding giving even padded sides) and transposed
-// convolutions (pad 1, no output padding) by F(4x4, 2x2) Winograd (wino_strided.c), where
-// the Winograd kernels are on; c as for ac_cpu_direct_conv / ac_cpu_direct_deconv.
+// The 4x4 stride-2 convolutions (any padding giving even padded sides) and the stride-2
+// transposed convolutions with 3x3 or 4x4 kernels (pad 0 or 1, kernel + output padding at
+// most 4 + pad) by F(4x4, 2x2) Winograd (wino_strided.c), where the Winograd kernels are on;
+// c as for ac_cpu_direct_conv / ac_cpu_direct_deconv.
 bool ac_cpu_wino_strided_conv_fits(const ac_fused_conv *c);
 void ac_cpu_wino_strided_conv(const ac_fused_conv *c);
 bool ac_cpu_wino_strided_deconv_fits(const ac_fused_conv *c, int out_pad);

@@ -647,10 +647,10 @@ static inline void tile_rows5(const float *m, size_t mcs, size_t tbs, int ch, in
 }
 
 // The output transform of a transposed convolution's phases (plan.interleave): channel
-// q = 4 co + 2 a + b of M, window (R, C), is y[co][2 R - a][2 C - b]. The channels go by
-// pairs b = 0, 1: window column C gives y columns 2 C - 1 (b = 1) and 2 C (b = 0), so the two
-// channels' rows zipped are a stretch of y's row from column 2 x0 - 1, stored with the
-// epilogue (clipped to the row).
+// q = 4 co + 2 a + b of M, window (R, C), is y[co][2 R + a - off][2 C + b - off]. The
+// channels go by pairs b = 0, 1: window column C gives y columns 2 C - off and 2 C + 1 - off,
+// so the two channels' rows zipped are a stretch of y's row from column 2 x0 - off, stored
+// with the epilogue (clipped to the row).
 static void output_interleaved(const plan *p, float *tmp, const float *m, size_t tbs, int n,
                                int t0, int t1, int co0, int co1) {
     const ac_fused_conv *c = p->c;
@@ -679,8 +679,8 @@ static void output_interleaved(const plan *p, float *tmp, const float *m, size_t
                 // row r of the vector: 8 VL floats of y, (b = 1, b = 0) per window column
                 for (int r = 0; r < 4; r++)
                     for (int k = 0; k < 4; k++) {
-                        ac_vstore(tmp + (8 * r + 2 * k) * VL, ac_vzip_lo(r1[r][k], r0[r][k]));
-                        ac_vstore(tmp + (8 * r + 2 * k + 1) * VL, ac_vzip_hi(r1[r][k], r0[r][k]));
+                        ac_vstore(tmp + (8 * r + 2 * k) * VL, ac_vzip_lo(r0[r][k], r1[r][k]));
+                        ac_vstore(tmp + (8 * r + 2 * k + 1) * VL, ac_vzip_hi(r0[r][k], r1[r][k]));
                     }
                 const int q0 = VL * q, q1 = q0 + VL;
                 for (; s < nsg && sg[s].lane < q1; s++) {
@@ -688,10 +688,10 @@ static void output_interleaved(const plan *p, float *tmp, const float *m, size_t
                     const int lo = AC_MAX(sg[s].lane, q0), hi = AC_MIN(end, q1);
                     const int i = sg[s].i, x0 = 4 * (sg[s].ja + lo - sg[s].lane);
                     for (int r = 0; r < 4; r++) {
-                        const int Y = 2 * (4 * i + r) - a;
+                        const int Y = 2 * (4 * i + r) + a - p->y_off;
                         if (Y < 0 || Y >= oh) continue;
-                        // y columns [2 x0 - 1, 2 x0 - 1 + 8 (hi - lo)) within [0, ow)
-                        int ya = 2 * x0 - 1, yb = AC_MIN(ow, ya + 8 * (hi - lo));
+                        // y columns [2 x0 - off, 2 x0 - off + 8 (hi - lo)) within [0, ow)
+                        int ya = 2 * x0 - p->y_off, yb = AC_MIN(ow, ya + 8 * (hi - lo));
                         const float *src = tmp + 8 * (r * VL + lo - q0);
                         if (ya < 0) {
                             src -= ya;
@@ -929,6 +929,7 @@ static void wino_conv(const ac_fused_conv *c, const int *ph, const int *yi) {
         p.interleave = true;
         p.y_h = yi[0];
         p.y_w = yi[1];
+        p.y_off = yi[2];
     }
     if (!p.fuse_u) transform_weights(&p);
     if (p.xi_major) run_whole_xi(&p, threads);
@@ -962,11 +963,12 @@ void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad) {
     wino_conv(c, ph, NULL);
 }
 
-void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow) {
+void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow, int off) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->cout % 4 == 0);
     AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->mode == AC_PAD_ZERO);
     AC_ASSERT(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2);
-    AC_ASSERT(oh >= 1 && ow >= 1 && oh <= 2 * (c->h + 2 * c->pad - 1) && ow <= 2 * (c->w + 2 * c->pad - 1));
-    const int yi[2] = {oh, ow};
+    AC_ASSERT(off >= 0 && oh >= 1 && ow >= 1 && oh + off <= 2 * (c->h + 2 * c->pad - 1) &&
+              ow + off <= 2 * (c->w + 2 * c->pad - 1));
+    const int yi[3] = {oh, ow, off};
     wino_conv(c, NULL, yi);
 }

@@ -31,10 +31,10 @@ void ac_cpu_wino_conv2x2(const ac_fused_conv *c);
 // the phase planes' sides, pad 0, zero mode.
 void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad);
 // A 2x2 convolution whose output channels are the four phases of a stride-2 output: channel
-// 4 co + 2 a + b at (R, C) goes to y[co][2 R - a][2 C - b] where that lies in oh x ow, through
-// the epilogue of output channel co (c->y, c->y_batch and c->ep describe that output, with
-// c->cout / 4 channels). c->cout a multiple of 4, zero padding.
-void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow);
+// 4 co + 2 a + b at (R, C) goes to y[co][2 R + a - off][2 C + b - off] where that lies in
+// oh x ow, through the epilogue of output channel co (c->y, c->y_batch and c->ep describe that
+// output, with c->cout / 4 channels). c->cout a multiple of 4, zero padding.
+void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow, int off);
 // dw (cout, cin, 3, 3) += the weight gradient of the convolution c (x, geometry, padding;
 // y, weight and epilogue unused) for dy (n, cout, oh, ow), image n at dy + n * dy_batch.
 void ac_cpu_wino_weight_grad(const ac_fused_conv *c, const float *dy, size_t dy_batch,

@@ -106,9 +106,10 @@ typedef struct plan {
     bool phases;
     int ph_h, ph_w, ph_pad;
     // Phases of a transposed convolution's output (2x2 kernels only): output channel
-    // 4 co + 2 a + b, window (R, C), goes to y[co][2 R - a][2 C - b] of an output y_h x y_w.
+    // 4 co + 2 a + b, window (R, C), goes to y[co][2 R + a - y_off][2 C + b - y_off] of an
+    // output y_h x y_w.
     bool interleave;
-    int y_h, y_w;
+    int y_h, y_w, y_off;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
