@@ -120,23 +120,29 @@ static void test_geometries(void) {
     ac_cpu_wino_force_schedule(0);
 }
 
-// 4x4 stride-2 convolutions as F(4x4, 2x2) over the phases of the input read in place
-// (wino_strided.c, ac_cpu_wino_conv2x2_phases), against the naive sum: every schedule, 1..3
-// threads, NaN-filled workspaces, odd and even sides, pad 0..2, slices and skips.
+// Stride-2 convolutions (3x3 and 4x4 kernels) as F(4x4, 2x2) over the phases of the input read
+// in place (wino_strided.c, ac_cpu_wino_conv2x2_phases), against the naive sum: every
+// schedule, 1..3 threads, NaN-filled workspaces, odd and even sides, pad 0..2, zero and
+// reflection padding, slices and skips.
 static void test_strided_phases(void) {
     const struct {
-        int n, cin, h, w, cout, pad, res, x_extra;
-    } cases[] = {{1, 1, 2, 2, 1, 1, 0, 0},   {2, 3, 6, 10, 5, 1, 1, 0},  {1, 8, 18, 70, 16, 1, 0, 2},
-                 {1, 5, 9, 11, 7, 1, 2, 0},   {2, 16, 12, 40, 9, 2, 0, 1}, {1, 64, 8, 10, 20, 0, 1, 0},
-                 {1, 2, 34, 100, 3, 1, 0, 0}};
+        int n, cin, h, w, cout, pad, res, x_extra, k;
+        ac_pad_mode mode;
+    } cases[] = {{1, 1, 2, 2, 1, 1, 0, 0, 4, AC_PAD_ZERO},    {2, 3, 6, 10, 5, 1, 1, 0, 4, AC_PAD_ZERO},
+                 {1, 8, 18, 70, 16, 1, 0, 2, 4, AC_PAD_ZERO},  {1, 5, 9, 11, 7, 1, 2, 0, 4, AC_PAD_ZERO},
+                 {2, 16, 12, 40, 9, 2, 0, 1, 4, AC_PAD_ZERO},  {1, 64, 8, 10, 20, 0, 1, 0, 4, AC_PAD_ZERO},
+                 {1, 2, 34, 100, 3, 1, 0, 0, 4, AC_PAD_ZERO},  {1, 3, 6, 10, 4, 1, 1, 0, 4, AC_PAD_REFLECT},
+                 {2, 6, 16, 18, 10, 1, 0, 1, 3, AC_PAD_REFLECT}, {1, 5, 8, 12, 9, 1, 2, 0, 3, AC_PAD_ZERO},
+                 {1, 16, 20, 70, 32, 1, 0, 0, 3, AC_PAD_REFLECT}, {1, 4, 7, 9, 3, 1, 0, 0, 3, AC_PAD_REFLECT},
+                 {1, 2, 4, 6, 3, 2, 1, 0, 3, AC_PAD_REFLECT},  {1, 3, 2, 2, 2, 1, 0, 0, 3, AC_PAD_REFLECT}};
     ac_rng r;
     ac_rng_seed(&r, 77);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int n = cases[i].n, cin = cases[i].cin, h = cases[i].h, w = cases[i].w;
-        const int cout = cases[i].cout, pad = cases[i].pad;
-        const int oh = (h + 2 * pad - 4) / 2 + 1, ow = (w + 2 * pad - 4) / 2 + 1;
+        const int cout = cases[i].cout, pad = cases[i].pad, k = cases[i].k;
+        const int oh = (h + 2 * pad - k) / 2 + 1, ow = (w + 2 * pad - k) / 2 + 1;
         const size_t x_batch = (size_t)(cin + cases[i].x_extra) * h * w, ny = (size_t)n * cout * oh * ow;
-        const size_t nw = (size_t)cout * cin * 16;
+        const size_t nw = (size_t)cout * cin * k * k;
         float *x = malloc(x_batch * n * 4), *wt = malloc(nw * 4), *b = malloc(cout * 4);
         float *y = malloc(ny * 4), *res = malloc(ny * 4), *y0 = malloc(ny * 4), *want = malloc(ny * 4);
         t_fill_uniform(&r, x, x_batch * n, -1, 1);
@@ -144,8 +150,8 @@ static void test_strided_phases(void) {
         t_fill_uniform(&r, b, cout, -0.5f, 0.5f);
         t_fill_uniform(&r, y0, ny, -1, 1);
         t_fill_uniform(&r, res, ny, -1, 1);
-        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 4, .kw = 4,
-                           .stride = 2, .pad = pad, .mode = AC_PAD_ZERO,
+        ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = k, .kw = k,
+                           .stride = 2, .pad = pad, .mode = cases[i].mode,
                            .x = x + (size_t)cases[i].x_extra * h * w, .x_batch = x_batch,
                            .weight = wt, .y = y, .y_batch = (size_t)cout * oh * ow,
                            .ep = {.bias = b, .act = AC_ACT_PRELU, .slope = 0.2f, .scale = 1}};
@@ -162,9 +168,10 @@ static void test_strided_phases(void) {
                     memcpy(y, y0, ny * 4);
                     omp_set_num_threads(t);
                     ac_cpu_wino_strided_conv(&c);
-                    char what[128];
-                    snprintf(what, sizeof what, "4x4 s2 n%d cin%d %dx%d cout%d pad%d res%d sched%d t%d",
-                             n, cin, h, w, cout, pad, cases[i].res, sched, t);
+                    char what[160];
+                    snprintf(what, sizeof what, "%dx%d s2 n%d cin%d %dx%d cout%d pad%d %s res%d sched%d t%d",
+                             k, k, n, cin, h, w, cout, pad, cases[i].mode ? "reflect" : "zero",
+                             cases[i].res, sched, t);
                     t_close(what, y, want, ny, 2e-5, 1e-5);
                 }
             }

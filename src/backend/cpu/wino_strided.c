@@ -1,12 +1,15 @@
-// wino_strided.c: the 4x4 stride-2 convolutions and transposed convolutions (the fusion
-// blocks' ConvBlock and DeconvBlock) as 2x2 stride-1 convolutions, which F(4x4, 2x2) Winograd
-// (winograd.c) runs with 25 products per 4x4 tile where the direct kernels take 64.
+// wino_strided.c: the stride-2 convolutions and transposed convolutions with 3x3 and 4x4
+// kernels (the fusion blocks' ConvBlock and DeconvBlock, the encoder's ConvLayers, the
+// decoder's UpsampleConvLayers) as 2x2 stride-1 convolutions, which F(4x4, 2x2) Winograd
+// (winograd.c) runs with 25 products per 4x4 tile where the direct kernels take 64 (4x4) or
+// 36 (3x3).
 //
 //   - Convolution: the padded input's four phases P[ci][py][px][Y][X] = xpad[2 Y + py][2 X + px]
-//     are 4 cin channels of planes hs x ws (read in place by the input transform where the
-//     padding is zeros, else a copy by ac_cpu_phase_split), and output (oy, ox) is
+//     are 4 cin channels of planes hs x ws (read in place by the input transform, padding
+//     by zeros or reflection applied there), and output (oy, ox) is
 //     sum over (ci, py, px, u, v) of w[co][ci][2 u + py][2 v + px] P[ci][py][px][oy + u][ox + v]:
-//     a 2x2 convolution without padding, weights w2[co][4 ci + 2 py + px][u][v].
+//     a 2x2 convolution without padding, weights w2[co][4 ci + 2 py + px][u][v] (zero past a
+//     3x3 kernel).
 //   - Transposed convolution, kernel 3 or 4, pad p (0 or 1): y[oy] gathers x[iy] w[ky] for
 //     oy = 2 iy - p + ky. Over the input zero-padded by 1, window R covers x rows R - 1 and R,
 //     so output row 2 R + a - p (phase a) takes the taps ky = 2 + a - 2 u (u = 0, 1; zero past
@@ -23,24 +26,23 @@
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
 
+// A 3x3 kernel fills 9 of the 16 taps: 6.25 products per output and channel pair against the
+// direct kernel's 9, which the transforms eat up with many channels (bench_layers, 2 threads,
+// Intel AVX-512: 16->32 at 480x640 4.6 to 3.9 ms, 32->64 3.3 to 2.9, 64->128 3.2 either way,
+// 128->256 3.2 to 3.7 ms): up to 64 x 64 channels.
 bool ac_cpu_wino_strided_conv_fits(const ac_fused_conv *c) {
-    return ac_cpu_conv_winograd_on() && c->kh == 4 && c->kw == 4 && c->stride == 2 &&
-           (c->h + 2 * c->pad) % 2 == 0 && (c->w + 2 * c->pad) % 2 == 0 &&
+    return ac_cpu_conv_winograd_on() && c->kh == c->kw &&
+           (c->kh == 4 || (c->kh == 3 && (long long)c->cin * c->cout <= 64 * 64)) &&
+           c->stride == 2 && (c->h + 2 * c->pad) % 2 == 0 && (c->w + 2 * c->pad) % 2 == 0 &&
            c->h + 2 * c->pad >= 4 && c->w + 2 * c->pad >= 4 &&
            (c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w));
 }
 
 void ac_cpu_wino_strided_conv(const ac_fused_conv *c) {
     AC_ASSERT(ac_cpu_wino_strided_conv_fits(c));
-    const int hs = (c->h + 2 * c->pad) / 2, ws = (c->w + 2 * c->pad) / 2, cin4 = 4 * c->cin;
-    const bool in_place = c->mode == AC_PAD_ZERO;  // else a phase-split copy, reflection applied
-    const size_t plane = (size_t)hs * ws, img = (size_t)cin4 * plane;
-    float *src = NULL;
-    if (!in_place) {
-        src = ac_cpu_ws_alloc(img * c->n * sizeof(float));
-        ac_cpu_phase_split(c->x, c->x_batch, c->n, c->cin, c->h, c->w, 2, c->pad, c->mode, plane, src);
-    }
-    // w (cout, cin, 4, 4) -> w2 (cout, 4 cin, 2, 2)
+    const int k = c->kh, cin4 = 4 * c->cin;
+    // w (cout, cin, k, k) -> w2 (cout, 4 cin, 2, 2): tap (u, v) of phase (py, px) is
+    // (2 u + py, 2 v + px), zero past the kernel
     float *w2 = ac_cpu_ws_alloc((size_t)c->cout * cin4 * 4 * sizeof(float));
     for (int co = 0; co < c->cout; co++)
         for (int ci = 0; ci < c->cin; ci++)
@@ -48,25 +50,20 @@ void ac_cpu_wino_strided_conv(const ac_fused_conv *c) {
                 for (int kx = 0; kx < 4; kx++) {
                     const int q = 4 * ci + 2 * (ky % 2) + kx % 2;
                     w2[(((size_t)co * cin4 + q) * 2 + ky / 2) * 2 + kx / 2] =
-                        c->weight[(((size_t)co * c->cin + ci) * 4 + ky) * 4 + kx];
+                        ky < k && kx < k ? c->weight[(((size_t)co * c->cin + ci) * k + ky) * k + kx]
+                                         : 0.0f;
                 }
     ac_fused_conv c2 = *c;
-    if (!in_place) {
-        c2.x = src;
-        c2.x_batch = img;
-    }
     c2.cin = cin4;
-    c2.h = hs;
-    c2.w = ws;
+    c2.h = (c->h + 2 * c->pad) / 2;
+    c2.w = (c->w + 2 * c->pad) / 2;
     c2.pad = 0;
     c2.mode = AC_PAD_ZERO;
     c2.kh = c2.kw = 2;
     c2.stride = 1;
     c2.weight = w2;
-    if (in_place) ac_cpu_wino_conv2x2_phases(&c2, c->h, c->w, c->pad);
-    else ac_cpu_wino_conv2x2(&c2);
+    ac_cpu_wino_conv2x2_phases(&c2, c->h, c->w, c->pad, c->mode);
     ac_cpu_ws_free(w2);
-    if (src) ac_cpu_ws_free(src);
 }
 
 bool ac_cpu_wino_strided_deconv_fits(const ac_fused_conv *c, int out_pad) {

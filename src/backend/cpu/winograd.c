@@ -342,12 +342,19 @@ static void transform_weights(plan *p) {
 // its start), which the next segment's columns overwrite, are kept aside and put back into
 // the lanes of the segments' last tiles.
 // A: the tile side, p->alpha (6 for 3x3 kernels, 5 for 2x2), a constant in each instance.
-// Lanes [x, x + VL) of phase px of a row of n floats: row[2 (x + l) + px - pad], zero
-// outside the row.
-static inline ac_vf load_phase(const float *row, int x, int px, int pad, int n) {
+// Lanes [x, x + VL) of phase px of a row of n floats padded by pad (mode):
+// row[2 (x + l) + px - pad], reflected in the padding, zero beyond it.
+static inline ac_vf load_phase(const float *row, int x, int px, int pad, int n, ac_pad_mode mode) {
     const int s = 2 * x + px - pad;
     if (s >= 0 && s + 2 * VL <= n) return ac_veven(ac_vload(row + s), ac_vload(row + s + VL));
-    return ac_veven(ac_vload_range(row, s, n), ac_vload_range(row, s + VL, n));
+    if (mode == AC_PAD_ZERO)
+        return ac_veven(ac_vload_range(row, s, n), ac_vload_range(row, s + VL, n));
+    float t[VL];  // an edge of a reflected row
+    for (int l = 0; l < VL; l++) {
+        const int m = map_coord(s + 2 * l, n, pad, mode);
+        t[l] = m >= 0 ? row[m] : 0.0f;
+    }
+    return ac_vload(t);
 }
 
 // PH: p->phases, a constant in each instance.
@@ -396,8 +403,10 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
                 const float *row[6];
                 for (int r = 0; r < A; r++) {
                     if (PH) {  // pixel row 2 Y + py - pad of the image, or zeros
-                        const int y = 2 * ys[s][r] + py - p->ph_pad;
-                        row[r] = ys[s][r] >= 0 && y >= 0 && y < p->ph_h ? src + (size_t)y * p->ph_w : NULL;
+                        const int y = ys[s][r] >= 0 ? map_coord(2 * ys[s][r] + py - p->ph_pad, p->ph_h,
+                                                                p->ph_pad, p->ph_mode)
+                                                    : -1;
+                        row[r] = y >= 0 ? src + (size_t)y * p->ph_w : NULL;
                     } else {
                         row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
                     }
@@ -407,7 +416,8 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
                     ac_vf d[6], o[6];
                     if (PH) {  // (no padding of the phase planes themselves: c->pad is 0)
                         for (int r = 0; r < A; r++)
-                            d[r] = row[r] ? load_phase(row[r], x, px, p->ph_pad, p->ph_w) : ac_vsplat(0.0f);
+                            d[r] = row[r] ? load_phase(row[r], x, px, p->ph_pad, p->ph_w, p->ph_mode)
+                                          : ac_vsplat(0.0f);
                     } else if (x >= 0 && x + VL <= c->w) {
                         for (int r = 0; r < A; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
                     } else {  // an edge: the row's part, then the reflected lanes
@@ -913,7 +923,7 @@ static void run_whole_xi(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
-// ph: NULL, or the image {h, w, pad} whose phases are c's input (plan.phases); yi: NULL, or
+// ph: NULL, or the image {h, w, pad, mode} whose phases are c's input (plan.phases); yi: NULL, or
 // the output's {h, w} into which c's output channels go as phases (plan.interleave).
 static void wino_conv(const ac_fused_conv *c, const int *ph, const int *yi) {
     const int threads = ac_cpu_conv_threads();
@@ -924,6 +934,7 @@ static void wino_conv(const ac_fused_conv *c, const int *ph, const int *yi) {
         p.ph_h = ph[0];
         p.ph_w = ph[1];
         p.ph_pad = ph[2];
+        p.ph_mode = (ac_pad_mode)ph[3];
     }
     if (yi) {
         p.interleave = true;
@@ -955,11 +966,12 @@ void ac_cpu_wino_conv2x2(const ac_fused_conv *c) {
     wino_conv(c, NULL, NULL);
 }
 
-void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad) {
+void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad, ac_pad_mode mode) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cin % 4 == 0 && c->cout > 0);
     AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->pad == 0 && c->mode == AC_PAD_ZERO);
     AC_ASSERT(c->h >= 2 && c->w >= 2 && 2 * c->h >= h + 2 * pad && 2 * c->w >= w + 2 * pad);
-    const int ph[3] = {h, w, pad};
+    AC_ASSERT(mode == AC_PAD_ZERO || (pad < h && pad < w));
+    const int ph[4] = {h, w, pad, (int)mode};
     wino_conv(c, ph, NULL);
 }
 

@@ -25,11 +25,12 @@ void ac_cpu_wino_conv3x3(const ac_fused_conv *c);
 // 2, stride 1, pad 0 to 2. The strided 4x4 convolutions and transposed convolutions run
 // through it (wino_strided.c).
 void ac_cpu_wino_conv2x2(const ac_fused_conv *c);
-// The same over the stride-2 phases of images h x w zero-padded by pad, read in place: input
-// channel 4 ci + 2 py + px, pixel (Y, X), is pixel (2 Y + py - pad, 2 X + px - pad) of channel
-// ci of the image at c->x (c->x_batch apart). c: cin 4 times the images' channels, h and w
-// the phase planes' sides, pad 0, zero mode.
-void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad);
+// The same over the stride-2 phases of images h x w padded by pad (zeros or reflection, pad <
+// h and w), read in place: input channel 4 ci + 2 py + px, pixel (Y, X), is pixel
+// (2 Y + py - pad, 2 X + px - pad) of channel ci of the image at c->x (c->x_batch apart),
+// zero beyond the padding. c: cin 4 times the images' channels, h and w the phase planes'
+// sides, pad 0, zero mode.
+void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad, ac_pad_mode mode);
 // A 2x2 convolution whose output channels are the four phases of a stride-2 output: channel
 // 4 co + 2 a + b at (R, C) goes to y[co][2 R + a - off][2 C + b - off] where that lies in
 // oh x ow, through the epilogue of output channel co (c->y, c->y_batch and c->ep describe that

@@ -101,10 +101,12 @@ typedef struct plan {
     const ac_fused_conv *c;
     int r, alpha, nxi;    // kernel side (3, or 2), input tile side (r + 3), alpha^2 positions
     // Phases (2x2 kernels only): input channel 4 ci + 2 py + px, pixel (Y, X) is pixel
-    // (2 Y + py - pad, 2 X + px - pad) of channel ci of an image h x w (zero outside), read
-    // in place from c->x (images c->x_batch apart) instead of a phase-split copy.
+    // (2 Y + py - pad, 2 X + px - pad) of channel ci of an image h x w padded by ph_mode (zero
+    // beyond the padding), read in place from c->x (images c->x_batch apart) instead of a
+    // phase-split copy.
     bool phases;
     int ph_h, ph_w, ph_pad;
+    ac_pad_mode ph_mode;
     // Phases of a transposed convolution's output (2x2 kernels only): output channel
     // 4 co + 2 a + b, window (R, C), goes to y[co][2 R + a - y_off][2 C + b - y_off] of an
     // output y_h x y_w.
