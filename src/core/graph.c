@@ -169,6 +169,21 @@ void ac_graph_drop(ac_graph *g, ac_tensor *t) {
     free_heap_tensor(g, t);
 }
 
+ac_tensor *ac_graph_view(ac_graph *g, ac_tensor *x, int ndim, const int *shape, size_t offset) {
+    AC_ASSERT(!g->recording && ndim >= 1 && ndim <= AC_MAX_DIMS);
+    size_t n;
+    AC_ASSERT(ac_shape_numel(ndim, shape, &n) && offset + n <= ac_numel(x));
+    AC_ASSERT_MSG(offset % 16 == 0, "view: data must stay 64-byte aligned");
+    ac_tensor *t = ac_graph_scratch(g, sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+    t->data = x->data + offset;
+    t->storage = AC_STORAGE_VIEW;
+    t->slot = -1;
+    return t;
+}
+
 void *ac_graph_scratch(ac_graph *g, size_t bytes) {
     if (g->recording) return ac_arena_alloc(g->arena, bytes);
     if (g->n_scratch == g->cap_scratch) {

@@ -46,6 +46,9 @@ ac_tensor *ac_graph_tensor_like(ac_graph *g, const ac_tensor *t);
 // Releases an activation after its last use. In a recording graph this does nothing (the tape
 // still needs it); owned tensors are never touched.
 void ac_graph_drop(ac_graph *g, ac_tensor *t);
+// In an inference graph: a tensor of the given shape whose data is x's from element `offset`
+// on (64-byte aligned), without a copy. x must outlive it; dropping the view does nothing.
+ac_tensor *ac_graph_view(ac_graph *g, ac_tensor *x, int ndim, const int *shape, size_t offset);
 // Memory that lives until the next reset (64-byte aligned, uninitialised).
 void *ac_graph_scratch(ac_graph *g, size_t bytes);
 

@@ -12,6 +12,7 @@ typedef enum ac_storage {
     AC_STORAGE_OWNED,  // ac_tensor_new: data and grad on the heap, freed by ac_tensor_free
     AC_STORAGE_ARENA,  // a recording graph's activation, lives until ac_graph_reset
     AC_STORAGE_HEAP,   // an inference graph's activation, freed by ac_graph_drop/reset
+    AC_STORAGE_VIEW,   // an inference graph's view into another activation (ac_graph_view)
 } ac_storage;
 
 typedef struct ac_tensor {

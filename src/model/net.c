@@ -180,17 +180,18 @@ static ac_tensor *res_seq_skip(ac_graph *g, const ac_res_seq *s, ac_tensor *x, a
 }
 
 // split(r) -> (a, c); a = fusion(a, mem); c = rdb(c); returns cat(a, c) and the fused a in
-// *fused. Drops r and the halves.
+// *fused. Drops r and the halves (views into r for one image in inference: r goes last).
 static ac_tensor *split_fuse(ac_graph *g, ac_tensor *r, const ac_fusion *fusion,
                              const ac_rdb *rdb, ac_tensor *const *mem, int n_mem,
                              ac_tensor **fused) {
     ac_tensor *a, *c;
-    ac_split_channels(g, r, &a, &c);
-    ac_graph_drop(g, r);
+    const bool views = ac_split_channels_view(g, r, &a, &c);
+    if (!views) ac_graph_drop(g, r);
     ac_tensor *a2 = ac_fusion_forward(fusion, g, a, mem, n_mem);
     ac_graph_drop(g, a);
     ac_tensor *c2 = ac_rdb_forward(rdb, g, c);
     ac_graph_drop(g, c);
+    if (views) ac_graph_drop(g, r);
     ac_tensor *parts[2] = {a2, c2};
     ac_tensor *y = ac_concat(g, parts, 2, 1);
     ac_graph_drop(g, c2);

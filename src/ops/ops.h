@@ -84,6 +84,10 @@ ac_tensor *ac_concat(ac_graph *g, ac_tensor *const *xs, int n, int dim);
 ac_tensor *ac_slice(ac_graph *g, ac_tensor *x, int dim, int start, int end);
 // Cuts the channels into two equal halves.
 void ac_split_channels(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor **second);
+// The same without copies where it can: for one image in an inference graph the halves are
+// views into x (ac_graph_view; x must outlive them), and it returns true; otherwise it splits
+// by copies as above and returns false.
+bool ac_split_channels_view(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor **second);
 
 // Reductions and scalar arithmetic; a scalar is a one-element tensor of shape (1).
 ac_tensor *ac_l1_mean(ac_graph *g, ac_tensor *a, ac_tensor *b);  // mean |a - b|

@@ -47,6 +47,21 @@ ac_tensor *ac_slice(ac_graph *g, ac_tensor *x, int dim, int start, int end) {
     return y;
 }
 
+bool ac_split_channels_view(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor **second) {
+    AC_ASSERT_MSG(x->ndim >= 2 && x->shape[1] % 2 == 0, "split_channels: odd channel count");
+    const size_t half = ac_numel(x) / 2;
+    if (ac_graph_recording(g) || x->shape[0] != 1 || half % 16) {
+        ac_split_channels(g, x, first, second);
+        return false;
+    }
+    int shape[AC_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[1] /= 2;
+    *first = ac_graph_view(g, x, x->ndim, shape, 0);
+    *second = ac_graph_view(g, x, x->ndim, shape, half);
+    return true;
+}
+
 // x: (N, C, ...) with C even -> (N, C/2, ...) twice
 void ac_split_channels(ac_graph *g, ac_tensor *x, ac_tensor **first, ac_tensor **second) {
     AC_ASSERT_MSG(x->ndim >= 2 && x->shape[1] % 2 == 0, "split_channels: odd channel count");
