@@ -159,7 +159,7 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->mcs = odd_lines((size_t)p->nxi, p->tbs);
     p->v_floats = p->whole ? 0 : p->vxs * p->nxi;
     p->m_floats = p->mcs * p->cok;
-    p->u_floats = p->fuse_u ? (size_t)p->nxi * p->cok * p->ck : 0;
+    p->u_floats = p->fuse_u ? (size_t)p->nxi * ((size_t)p->cok * p->ck + 16) : 0;
     p->thread_floats =
         p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + TMP_FLOATS;
 }
@@ -306,11 +306,14 @@ static void transform_weight_block(const plan *p, int co0, int nco, int c0, int 
 }
 
 // Where the block of output channels co0.. and input channels c0.. of the call's whole U
-// ([xi][cb][ci][k] for co = cb CB + k) starts, and its strides.
+// ([xi][cb][ci][k] for co = cb CB + k) starts, and its strides. U's transformed positions lie
+// an odd number of cache lines apart (odd_lines): the weight transform stores a kernel's
+// 36 positions at once, and at a power of two apart (64 KB for 128 x 128 channels) those
+// stores all went to one set of the L1 cache.
 static float *whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *ucbs) {
     const int cin = p->c->cin;
     *ucbs = (size_t)cin * CB;
-    *uxs = (size_t)p->ncb * *ucbs;
+    *uxs = odd_lines((size_t)p->ncb, (int)*ucbs);
     return p->u + ((size_t)(co0 / CB) * cin + c0) * CB;
 }
 
@@ -318,7 +321,7 @@ static float *whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *uc
 static void transform_weights(plan *p) {
     const ac_fused_conv *c = p->c;
     const int cin = c->cin, cout_p = p->ncb * CB;
-    const size_t n = (size_t)p->nxi * cout_p * cin;
+    const size_t n = (size_t)p->nxi * odd_lines((size_t)p->ncb, cin * CB);
     p->u = ac_cpu_ws_alloc(n * sizeof(float));
     const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
 #pragma omp parallel for schedule(guided) if (n > 65536)
@@ -531,7 +534,7 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
                             size_t *uxs, size_t *ucbs) {
     if (p->fuse_u) {
         *ucbs = (size_t)(c1 - c0) * CB;
-        *uxs = (size_t)(nco / CB) * *ucbs;
+        *uxs = odd_lines((size_t)(nco / CB), (int)*ucbs);  // (see whole_u_at)
         transform_weight_block(p, co0, nco, c0, c1, ub, *uxs, *ucbs);
         return ub;
     }
