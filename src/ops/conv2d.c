@@ -99,10 +99,10 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
                            .y = dx, .y_batch = x_batch,
                            .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
-        if (ac_cpu_conv_winograd_backward_on() && ac_cpu_wino_strided_deconv_fits(&c, op))
-            ac_cpu_wino_strided_deconv(&c, op);
-        else
-            ac_cpu_direct_deconv(&c, op);
+        // (not F(4x4, 2x2) as in the forward: through the strided layers' data gradients its
+        // rounding reached 8.6e-5 relative in test_golden_net's PReLU slope gradient, whose
+        // tolerance is 1e-4 and which sits at 8.2e-5 on AMD AVX2 cores already)
+        ac_cpu_direct_deconv(&c, op);
         return;
     }
     if (overwrite)

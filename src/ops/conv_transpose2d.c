@@ -88,10 +88,7 @@ void ac_cpu_conv_transpose2d_backward_to(const ac_conv_geom *g, const float *x, 
                            .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
                            .y = dx, .y_batch = g->cin * hw,
                            .ep = {.scale = 1.0f, .residual = dx_overwrite ? NULL : dx}};
-        if (ac_cpu_conv_winograd_backward_on() && ac_cpu_wino_strided_conv_fits(&c))
-            ac_cpu_wino_strided_conv(&c);
-        else
-            ac_cpu_direct_conv(&c);
+        ac_cpu_direct_conv(&c);  // (direct, as the convolution's data gradient: conv2d.c)
     } else if (dx) {
         ac_cpu_conv_unfold_gemm(&pg, g->n, g->cin, w, dy, g->cout * ohw, dx_overwrite ? 0.0f : 1.0f,
                                 dx, g->cin * hw);
