@@ -120,6 +120,34 @@ static void test_geometries(void) {
     ac_cpu_wino_force_schedule(0);
 }
 
+static void strided_conv(const ac_fused_conv *c, int unused) {
+    (void)unused;
+    ac_cpu_wino_strided_conv(c);
+}
+
+// call(c, arg) into y (from y0 each time) against want, in every schedule, with 1..3 threads,
+// and again with NaN-filled workspaces.
+static void every_schedule(const char *name, void (*call)(const ac_fused_conv *, int),
+                           const ac_fused_conv *c, int arg, float *y, const float *y0,
+                           const float *want, size_t ny) {
+    for (int poison = 0; poison < 2; poison++) {
+        ac_cpu_ws_set_poison(poison);
+        for (int sched = 0; sched <= 4; sched++) {
+            ac_cpu_wino_force_schedule(sched);
+            for (int t = 1; t <= 3; t++) {
+                memcpy(y, y0, ny * sizeof *y);
+                omp_set_num_threads(t);
+                call(c, arg);
+                char what[192];
+                snprintf(what, sizeof what, "%s sched%d t%d poison%d", name, sched, t, poison);
+                t_close(what, y, want, ny, 2e-5, 1e-5);
+            }
+        }
+    }
+    ac_cpu_ws_set_poison(false);
+    ac_cpu_wino_force_schedule(0);
+}
+
 // Stride-2 convolutions (3x3 and 4x4 kernels) as F(4x4, 2x2) over the phases of the input read
 // in place (wino_strided.c, ac_cpu_wino_conv2x2_phases), against the naive sum: every
 // schedule, 1..3 threads, NaN-filled workspaces, odd and even sides, pad 0..2, zero and
@@ -160,24 +188,10 @@ static void test_strided_phases(void) {
         CHECK(ac_cpu_wino_strided_conv_fits(&c) == ((h + 2 * pad) % 2 == 0 && (w + 2 * pad) % 2 == 0));
         if (!ac_cpu_wino_strided_conv_fits(&c)) goto next;
         t_conv_ref(&c, y0, want);
-        for (int poison = 0; poison < 2; poison++) {
-            ac_cpu_ws_set_poison(poison);
-            for (int sched = 0; sched <= 4; sched++) {
-                ac_cpu_wino_force_schedule(sched);
-                for (int t = 1; t <= 3; t++) {
-                    memcpy(y, y0, ny * 4);
-                    omp_set_num_threads(t);
-                    ac_cpu_wino_strided_conv(&c);
-                    char what[160];
-                    snprintf(what, sizeof what, "%dx%d s2 n%d cin%d %dx%d cout%d pad%d %s res%d sched%d t%d",
-                             k, k, n, cin, h, w, cout, pad, cases[i].mode ? "reflect" : "zero",
-                             cases[i].res, sched, t);
-                    t_close(what, y, want, ny, 2e-5, 1e-5);
-                }
-            }
-        }
-        ac_cpu_ws_set_poison(false);
-        ac_cpu_wino_force_schedule(0);
+        char what[128];
+        snprintf(what, sizeof what, "%dx%d s2 n%d cin%d %dx%d cout%d pad%d %s res%d", k, k, n, cin,
+                 h, w, cout, pad, cases[i].mode ? "reflect" : "zero", cases[i].res);
+        every_schedule(what, strided_conv, &c, 0, y, y0, want, ny);
     next:
         free(x), free(wt), free(b), free(y), free(res), free(y0), free(want);
     }
@@ -233,24 +247,10 @@ static void test_strided_deconv(void) {
                 const size_t at = (size_t)k * y_batch + e;
                 want[at] = (want[at] + c.ep.add[at]) - c.ep.sub[at];
             }
-        for (int poison = 0; poison < 2; poison++) {
-            ac_cpu_ws_set_poison(poison);
-            for (int sched = 0; sched <= 4; sched++) {
-                ac_cpu_wino_force_schedule(sched);
-                for (int t = 1; t <= 3; t++) {
-                    memcpy(y, y0, ny * 4);
-                    omp_set_num_threads(t);
-                    ac_cpu_wino_strided_deconv(&c, op);
-                    char what[160];
-                    snprintf(what, sizeof what,
-                             "deconv %dx%d s2 p%d op%d n%d cin%d %dx%d cout%d res%d sched%d t%d", k,
-                             k, pad, op, n, cin, h, w, cout, cases[i].res, sched, t);
-                    t_close(what, y, want, ny, 2e-5, 1e-5);
-                }
-            }
-        }
-        ac_cpu_ws_set_poison(false);
-        ac_cpu_wino_force_schedule(0);
+        char what[128];
+        snprintf(what, sizeof what, "deconv %dx%d s2 p%d op%d n%d cin%d %dx%d cout%d res%d", k, k,
+                 pad, op, n, cin, h, w, cout, cases[i].res);
+        every_schedule(what, ac_cpu_wino_strided_deconv, &c, op, y, y0, want, ny);
         free(x), free(wt), free(b), free(y), free(sk), free(y0), free(want);
     }
 }

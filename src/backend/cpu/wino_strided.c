@@ -23,6 +23,7 @@
 // the threads (winograd.c).
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/winograd.h"
+#include "backend/cpu/winograd_internal.h"
 #include "backend/cpu/workspace.h"
 #include "core/common.h"
 
@@ -98,4 +99,84 @@ void ac_cpu_wino_strided_deconv(const ac_fused_conv *c, int out_pad) {
     const int ow = (c->w - 1) * 2 - 2 * c->pad + k + out_pad;
     ac_cpu_wino_conv2x2_interleave(&c2, oh, ow, c->pad);
     ac_cpu_ws_free(w2);
+}
+
+// ---------------------------------------------------------------- interleaved output
+
+// The rows[r][k] (vectors of the 4 VL columns of output rows r = 0..3) of channel `ch` of M
+// (F(4x4, 2x2)) for the tiles of vector q.
+static inline void tile_rows5(const float *m, size_t mcs, size_t tbs, int ch, int q,
+                              ac_vf rows[4][4]) {
+    const float *mrow = m + (size_t)ch * mcs;
+    ac_vf h[5][4];
+    for (int r = 0; r < 5; r++) {
+        ac_vf mv[5];
+        for (int k = 0; k < 5; k++) mv[k] = ac_vload(mrow + (5 * r + k) * tbs + VL * q);
+        at5(mv, h[r]);
+    }
+    for (int k = 0; k < 4; k++) {
+        ac_vf col[5], o[4];
+        for (int r = 0; r < 5; r++) col[r] = h[r][k];
+        at5(col, o);
+        for (int r = 0; r < 4; r++) h[r][k] = o[r];
+    }
+    for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
+}
+
+// The output transform of a transposed convolution's phases (plan.interleave): channel
+// q = 4 co + 2 a + b of M, window (R, C), is y[co][2 R + a - off][2 C + b - off]. The
+// channels go by pairs b = 0, 1: window column C gives y columns 2 C - off and 2 C + 1 - off,
+// so the two channels' rows zipped are a stretch of y's row from column 2 x0 - off, stored
+// with the epilogue (clipped to the row).
+void ac_wino_output_interleaved(const plan *p, float *tmp, const float *m, size_t tbs, int n,
+                                int t0, int t1, int co0, int co1) {
+    const ac_fused_conv *c = p->c;
+    const ac_conv_epilogue *ep = &c->ep;
+    const int oh = p->y_h, ow = p->y_w;
+    const size_t oplane = (size_t)oh * ow;
+    wino_seg sg[PACK_LANES];
+    AC_ASSERT(co0 % 2 == 0 && co1 % 2 == 0);
+    for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
+        const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
+        const int nsg = wino_segments(p->tw, k0, k1, sg);
+        for (int q2 = co0; q2 < co1; q2 += 2) {
+            const int co = q2 / 4, a = (q2 / 2) % 2;
+            const float *mq = m + (k0 - t0);
+            const out_chan oc = out_chan_at(c, n, co, oplane);
+            int s = 0;  // the first segment with tiles in vector q
+            for (int q = 0; q < nq; q++) {
+                ac_vf r0[4][4], r1[4][4];
+                tile_rows5(mq, p->mcs, tbs, q2 - co0, q, r0);
+                tile_rows5(mq, p->mcs, tbs, q2 + 1 - co0, q, r1);
+                // row r of the vector: 8 VL floats of y, (b = 0, b = 1) per window column
+                for (int r = 0; r < 4; r++)
+                    for (int k = 0; k < 4; k++) {
+                        ac_vstore(tmp + (8 * r + 2 * k) * VL, ac_vzip_lo(r0[r][k], r1[r][k]));
+                        ac_vstore(tmp + (8 * r + 2 * k + 1) * VL, ac_vzip_hi(r0[r][k], r1[r][k]));
+                    }
+                const int q0 = VL * q, q1 = q0 + VL;
+                for (; s < nsg && sg[s].lane < q1; s++) {
+                    const int end = sg[s].lane + sg[s].n;
+                    const int lo = AC_MAX(sg[s].lane, q0), hi = AC_MIN(end, q1);
+                    const int i = sg[s].i, x0 = 4 * (sg[s].ja + lo - sg[s].lane);
+                    for (int r = 0; r < 4; r++) {
+                        const int Y = 2 * (4 * i + r) + a - p->y_off;
+                        if (Y < 0 || Y >= oh) continue;
+                        // y columns [2 x0 - off, 2 x0 - off + 8 (hi - lo)) within [0, ow)
+                        int ya = 2 * x0 - p->y_off, yb = AC_MIN(ow, ya + 8 * (hi - lo));
+                        const float *src = tmp + 8 * (r * VL + lo - q0);
+                        if (ya < 0) {
+                            src -= ya;
+                            ya = 0;
+                        }
+                        if (yb <= ya) continue;
+                        const size_t at = (size_t)Y * ow + ya;
+                        finish_row(ep, oc.bias, src, oc.y + at, oc.res ? oc.res + at : NULL,
+                                   oc.add ? oc.add + at : NULL, oc.sub ? oc.sub + at : NULL, yb - ya);
+                    }
+                    if (end > q1) break;  // the segment goes on in the next vector
+                }
+            }
+        }
+    }
 }

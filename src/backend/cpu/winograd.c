@@ -543,23 +543,6 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
 
 // ---------------------------------------------------------------- output transform
 
-// dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
-static void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
-                       const float *res, const float *add, const float *sub, int n) {
-    const ac_vf vb = ac_vsplat(bias);
-    int i = 0;
-    for (; i + VL <= n; i += VL)
-        ac_ep_finish_v(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
-                   add ? add + i : NULL, sub ? sub + i : NULL);
-    for (; i < n; i++) {
-        float v = ac_ep_activate(ep, src[i] + bias);
-        if (res) v += res[i];
-        if (add) v += add[i];
-        if (sub) v -= sub[i];
-        dst[i] = v;
-    }
-}
-
 // Output channels [co0, co1) of image n for the tiles [t0, t1), from
 // m[(co - co0) * mcs + xi * tbs + (t - t0)]. `tmp` holds TMP_FLOATS floats.
 // As in the input transform, the tiles go by runs cut into segments (wino_segments): each
@@ -581,11 +564,10 @@ __attribute__((always_inline)) static inline void output_transform_a(const plan 
         const int nsg = wino_segments(p->tw, k0, k1, sg);
         for (int co = co0; co < co1; co++) {
             const float *mrow = m + (size_t)(co - co0) * p->mcs + (k0 - t0);
-            const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
-            float *yp = c->y + off;
-            const float *rp = ep->residual ? ep->residual + off : NULL;
-            const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
-            const float bias = ep->bias ? ep->bias[co] : 0.0f;
+            const out_chan oc = out_chan_at(c, n, co, oplane);
+            float *yp = oc.y;
+            const float *rp = oc.res, *ap = oc.add, *sp = oc.sub;
+            const float bias = oc.bias;
             const ac_vf vb = ac_vsplat(bias);
             int s = 0;  // the first segment with tiles in vector q
             for (int q = 0; q < nq; q++) {
@@ -639,103 +621,9 @@ __attribute__((always_inline)) static inline void output_transform_a(const plan 
     }
 }
 
-// The rows[r][k] (vectors of the 4 VL columns of output rows r = 0..3) of channel `ch` of M
-// (F(4x4, 2x2)) for the tiles of vector q.
-static inline void tile_rows5(const float *m, size_t mcs, size_t tbs, int ch, int q,
-                              ac_vf rows[4][4]) {
-    const float *mrow = m + (size_t)ch * mcs;
-    ac_vf h[5][4];
-    for (int r = 0; r < 5; r++) {
-        ac_vf mv[5];
-        for (int k = 0; k < 5; k++) mv[k] = ac_vload(mrow + (5 * r + k) * tbs + VL * q);
-        at5(mv, h[r]);
-    }
-    for (int k = 0; k < 4; k++) {
-        ac_vf col[5], o[4];
-        for (int r = 0; r < 5; r++) col[r] = h[r][k];
-        at5(col, o);
-        for (int r = 0; r < 4; r++) h[r][k] = o[r];
-    }
-    for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
-}
-
-// The output transform of a transposed convolution's phases (plan.interleave): channel
-// q = 4 co + 2 a + b of M, window (R, C), is y[co][2 R + a - off][2 C + b - off]. The
-// channels go by pairs b = 0, 1: window column C gives y columns 2 C - off and 2 C + 1 - off,
-// so the two channels' rows zipped are a stretch of y's row from column 2 x0 - off, stored
-// with the epilogue (clipped to the row).
-static void output_interleaved(const plan *p, float *tmp, const float *m, size_t tbs, int n,
-                               int t0, int t1, int co0, int co1) {
-    const ac_fused_conv *c = p->c;
-    const ac_conv_epilogue *ep = &c->ep;
-    const int oh = p->y_h, ow = p->y_w;
-    const size_t oplane = (size_t)oh * ow;
-    wino_seg sg[PACK_LANES];
-    AC_ASSERT(co0 % 2 == 0 && co1 % 2 == 0);
-    for (int k0 = t0; k0 < t1; k0 += PACK_LANES) {
-        const int k1 = AC_MIN(t1, k0 + PACK_LANES), nq = ceil_div(k1 - k0, VL);
-        const int nsg = wino_segments(p->tw, k0, k1, sg);
-        for (int q2 = co0; q2 < co1; q2 += 2) {
-            const int co = q2 / 4, a = (q2 / 2) % 2;
-            const float *mq = m + (k0 - t0);
-            const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
-            float *yp = c->y + off;
-            const float *rp = ep->residual ? ep->residual + off : NULL;
-            const float *ap = ep->add ? ep->add + off : NULL, *sp = ep->sub ? ep->sub + off : NULL;
-            const float bias = ep->bias ? ep->bias[co] : 0.0f;
-            const ac_vf vb = ac_vsplat(bias);
-            int s = 0;  // the first segment with tiles in vector q
-            for (int q = 0; q < nq; q++) {
-                ac_vf r0[4][4], r1[4][4];
-                tile_rows5(mq, p->mcs, tbs, q2 - co0, q, r0);
-                tile_rows5(mq, p->mcs, tbs, q2 + 1 - co0, q, r1);
-                // row r of the vector: 8 VL floats of y, (b = 1, b = 0) per window column
-                for (int r = 0; r < 4; r++)
-                    for (int k = 0; k < 4; k++) {
-                        ac_vstore(tmp + (8 * r + 2 * k) * VL, ac_vzip_lo(r0[r][k], r1[r][k]));
-                        ac_vstore(tmp + (8 * r + 2 * k + 1) * VL, ac_vzip_hi(r0[r][k], r1[r][k]));
-                    }
-                const int q0 = VL * q, q1 = q0 + VL;
-                for (; s < nsg && sg[s].lane < q1; s++) {
-                    const int end = sg[s].lane + sg[s].n;
-                    const int lo = AC_MAX(sg[s].lane, q0), hi = AC_MIN(end, q1);
-                    const int i = sg[s].i, x0 = 4 * (sg[s].ja + lo - sg[s].lane);
-                    for (int r = 0; r < 4; r++) {
-                        const int Y = 2 * (4 * i + r) + a - p->y_off;
-                        if (Y < 0 || Y >= oh) continue;
-                        // y columns [2 x0 - off, 2 x0 - off + 8 (hi - lo)) within [0, ow)
-                        int ya = 2 * x0 - p->y_off, yb = AC_MIN(ow, ya + 8 * (hi - lo));
-                        const float *src = tmp + 8 * (r * VL + lo - q0);
-                        if (ya < 0) {
-                            src -= ya;
-                            ya = 0;
-                        }
-                        if (yb <= ya) continue;
-                        const size_t at = (size_t)Y * ow + ya;
-                        const int len = yb - ya;
-                        int e = 0;
-                        for (; e + VL <= len; e += VL)
-                            ac_ep_finish_v(ep, ac_vload(src + e), vb, yp + at + e,
-                                           rp ? rp + at + e : NULL, ap ? ap + at + e : NULL,
-                                           sp ? sp + at + e : NULL);
-                        for (; e < len; e++) {
-                            float v = ac_ep_activate(ep, src[e] + bias);
-                            if (rp) v = rp[at + e] + v;
-                            if (ap) v = v + ap[at + e];
-                            if (sp) v = v - sp[at + e];
-                            yp[at + e] = v;
-                        }
-                    }
-                    if (end > q1) break;  // the segment goes on in the next vector
-                }
-            }
-        }
-    }
-}
-
 static void output_transform(const plan *p, float *tmp, const float *m, size_t tbs, int n,
                              int t0, int t1, int co0, int co1) {
-    if (p->interleave) output_interleaved(p, tmp, m, tbs, n, t0, t1, co0, co1);
+    if (p->interleave) ac_wino_output_interleaved(p, tmp, m, tbs, n, t0, t1, co0, co1);
     else if (p->alpha == 6) output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 6);
     else output_transform_a(p, tmp, m, tbs, n, t0, t1, co0, co1, 5);
 }

@@ -1,12 +1,14 @@
-// winograd_internal.h: what the Winograd forward (winograd.c) and weight gradient
-// (winograd_grad.c) share: block sizes, the splitting of rows into the four column phases of
-// the tiles (vector shuffles), the 1-D transforms, the plan of a call and the input transform.
+// winograd_internal.h: what the Winograd forward (winograd.c), its strided forms
+// (wino_strided.c) and the weight gradient (winograd_grad.c) share: block sizes, the splitting
+// of rows into the four column phases of the tiles (vector shuffles), the 1-D transforms, the
+// plan of a call, the input transform and the output's epilogue.
 #ifndef AC_WINOGRAD_INTERNAL_H
 #define AC_WINOGRAD_INTERNAL_H
 
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/epilogue.h"
 #include "backend/cpu/simd.h"
 #include "core/common.h"
 
@@ -185,5 +187,48 @@ static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
 // its last tile (into lanes a later row overwrites, or padding).
 void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                              int c1, float *v, size_t vxs, size_t tbs);
+
+// ---------------------------------------------------------------- output
+
+// Output channel co of image n (planes of oplane floats): where it goes, its skips (NULL
+// where absent) and its bias.
+typedef struct out_chan {
+    float *y;
+    const float *res, *add, *sub;
+    float bias;
+} out_chan;
+
+static inline out_chan out_chan_at(const ac_fused_conv *c, int n, int co, size_t oplane) {
+    const ac_conv_epilogue *ep = &c->ep;
+    const size_t off = (size_t)n * c->y_batch + (size_t)co * oplane;
+    return (out_chan){.y = c->y + off,
+                      .res = ep->residual ? ep->residual + off : NULL,
+                      .add = ep->add ? ep->add + off : NULL,
+                      .sub = ep->sub ? ep->sub + off : NULL,
+                      .bias = ep->bias ? ep->bias[co] : 0.0f};
+}
+
+// dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
+static inline void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
+                       const float *res, const float *add, const float *sub, int n) {
+    const ac_vf vb = ac_vsplat(bias);
+    int i = 0;
+    for (; i + VL <= n; i += VL)
+        ac_ep_finish_v(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
+                   add ? add + i : NULL, sub ? sub + i : NULL);
+    for (; i < n; i++) {
+        float v = ac_ep_activate(ep, src[i] + bias);
+        if (res) v += res[i];
+        if (add) v += add[i];
+        if (sub) v -= sub[i];
+        dst[i] = v;
+    }
+}
+
+// The output transform of plan.interleave (wino_strided.c): output channels [co0, co1) of
+// image n for the tiles [t0, t1), from m as in winograd.c's output transform; `tmp` holds
+// 8 * 4 * VL floats.
+void ac_wino_output_interleaved(const plan *p, float *tmp, const float *m, size_t tbs, int n,
+                                int t0, int t1, int co0, int co1);
 
 #endif
