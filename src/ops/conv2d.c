@@ -28,26 +28,11 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                            float *y) {
     const ac_patch_geom pg = conv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
-    if (ac_cpu_conv_winograd_fits(g->kh, g->kw, g->stride, g->h, g->w, g->pad, AC_PAD_ZERO)) {
-        ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                          .kh = 3, .kw = 3, .stride = 1, .pad = g->pad, .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw,
-                          .weight = w, .y = y, .y_batch = g->cout * ohw,
-                          .ep = {.bias = b, .scale = 1.0f}};
-        ac_cpu_wino_conv3x3(&c);
-        return;
-    }
-    ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                       .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
-                       .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
-                       .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
-    if (ac_cpu_wino_strided_conv_fits(&c)) {  // as the fused convolution does: the same bits
-        ac_cpu_wino_strided_conv(&c);
-        return;
-    }
-    if (ac_cpu_conv_direct_on()) {
-        ac_cpu_direct_conv(&c);
-        return;
-    }
+    const ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                             .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                             .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                             .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+    if (ac_cpu_conv_by_kernel(&c)) return;
     if (b) ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
     // y_n (cout, ohw) = W (cout, K) unfold(x_n) (K, ohw) [+ bias]
     ac_cpu_conv_unfold_gemm(&pg, g->n, g->cout, w, x, g->cin * hw, b ? 1.0f : 0.0f, y,

@@ -20,23 +20,29 @@ static ac_patch_geom deconv_patches(const ac_conv_geom *g) {
                            .stride = g->stride, .pad = g->pad, .oh = g->h, .ow = g->w};
 }
 
+// The transposed convolution c by the strided Winograd or the direct kernel (where on); false,
+// with nothing done, where neither takes it. The plain and the fused transposed convolution
+// both come here, so they give the same bits.
+static bool deconv_by_kernel(const ac_fused_conv *c, int out_pad) {
+    if (ac_cpu_wino_strided_deconv_fits(c, out_pad))
+        ac_cpu_wino_strided_deconv(c, out_pad);
+    else if (ac_cpu_conv_direct_on())
+        ac_cpu_direct_deconv(c, out_pad);
+    else
+        return false;
+    return true;
+}
+
 // x (n, cin, h, w), w (cin, cout, kh, kw), b (cout) or NULL -> y (n, cout, oh, ow)
 void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, const float *w,
                                      const float *b, float *y) {
     const ac_patch_geom pg = deconv_patches(g);
     const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
-    ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
-                       .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
-                       .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
-                       .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
-    if (ac_cpu_wino_strided_deconv_fits(&c, g->out_pad)) {  // as the fused one: the same bits
-        ac_cpu_wino_strided_deconv(&c, g->out_pad);
-        return;
-    }
-    if (ac_cpu_conv_direct_on()) {
-        ac_cpu_direct_deconv(&c, g->out_pad);
-        return;
-    }
+    const ac_fused_conv c = {.n = g->n, .cin = g->cin, .h = g->h, .w = g->w, .cout = g->cout,
+                             .kh = g->kh, .kw = g->kw, .stride = g->stride, .pad = g->pad,
+                             .mode = AC_PAD_ZERO, .x = x, .x_batch = g->cin * hw, .weight = w,
+                             .y = y, .y_batch = g->cout * ohw, .ep = {.bias = b, .scale = 1.0f}};
+    if (deconv_by_kernel(&c, g->out_pad)) return;
     ac_cpu_fill_bias(g->n, g->cout, ohw, b, y);
     // y_n += fold(W^T x_n): W (cin, K = cout kh kw), x_n (cin, hw)
     ac_cpu_conv_gemm_fold(&pg, g->n, g->cin, w, x, g->cin * hw, y, g->cout * ohw);
@@ -46,14 +52,7 @@ void ac_cpu_conv_transpose2d_forward(const ac_conv_geom *g, const float *x, cons
 // through the epilogue c->ep
 void ac_cpu_conv_transpose2d_fused(const ac_fused_conv *c, int out_pad) {
     AC_ASSERT(c->mode == AC_PAD_ZERO);
-    if (ac_cpu_wino_strided_deconv_fits(c, out_pad)) {
-        ac_cpu_wino_strided_deconv(c, out_pad);
-        return;
-    }
-    if (ac_cpu_conv_direct_on()) {
-        ac_cpu_direct_deconv(c, out_pad);
-        return;
-    }
+    if (deconv_by_kernel(c, out_pad)) return;
     // the plain transposed convolution, then the epilogue in place
     const ac_conv_geom g = {.n = c->n, .cin = c->cin, .h = c->h, .w = c->w, .cout = c->cout,
                             .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad,

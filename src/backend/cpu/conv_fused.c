@@ -33,7 +33,20 @@ bool ac_cpu_conv_winograd_fits(int kh, int kw, int stride, int h, int w, int pad
 // The Winograd and direct kernels apply add and sub in their epilogues; the im2col + GEMM
 // fallback does not.
 bool ac_cpu_conv2d_fused_takes_add_sub(const ac_fused_conv *c) {
-    return direct_on || ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
+    return direct_on || ac_cpu_wino_strided_conv_fits(c) ||
+           ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
+}
+
+bool ac_cpu_conv_by_kernel(const ac_fused_conv *c) {
+    if (ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode))
+        ac_cpu_wino_conv3x3(c);
+    else if (ac_cpu_wino_strided_conv_fits(c))
+        ac_cpu_wino_strided_conv(c);
+    else if (direct_on)
+        ac_cpu_direct_conv(c);
+    else
+        return false;
+    return true;
 }
 
 // dst[0 .. n) = residual + scale * act(src + bias), src may equal dst.
@@ -48,22 +61,10 @@ static void epilogue_row(const ac_conv_epilogue *ep, float bias, const float *sr
 
 void ac_cpu_conv2d_fused(const ac_fused_conv *c) {
     AC_ASSERT(c->n > 0 && c->cin > 0 && c->cout > 0 && c->stride >= 1 && c->pad >= 0);
-    const bool wino = ac_cpu_conv_winograd_fits(c->kh, c->kw, c->stride, c->h, c->w, c->pad, c->mode);
-    AC_ASSERT_MSG(wino || direct_on || (!c->ep.add && !c->ep.sub),
-                  "conv2d_fused: add/sub need the Winograd or the direct kernel");
     AC_ASSERT(c->mode == AC_PAD_ZERO || (c->pad < c->h && c->pad < c->w));
-    if (wino) {
-        ac_cpu_wino_conv3x3(c);
-        return;
-    }
-    if (ac_cpu_wino_strided_conv_fits(c)) {
-        ac_cpu_wino_strided_conv(c);
-        return;
-    }
-    if (direct_on) {
-        ac_cpu_direct_conv(c);
-        return;
-    }
+    if (ac_cpu_conv_by_kernel(c)) return;
+    AC_ASSERT_MSG(!c->ep.add && !c->ep.sub,
+                  "conv2d_fused: add/sub need the Winograd or the direct kernel");
     const ac_conv_epilogue *ep = &c->ep;
     const int oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
     const int ow = (c->w + 2 * c->pad - c->kw) / c->stride + 1;

@@ -37,6 +37,11 @@ bool ac_cpu_wino_strided_conv_fits(const ac_fused_conv *c);
 void ac_cpu_wino_strided_conv(const ac_fused_conv *c);
 bool ac_cpu_wino_strided_deconv_fits(const ac_fused_conv *c, int out_pad);
 void ac_cpu_wino_strided_deconv(const ac_fused_conv *c, int out_pad);
+// The convolution c (as ac_cpu_conv2d_fused takes it) by the first kernel that takes it: 3x3
+// Winograd, the strided Winograd, the direct kernel (where on); false, with nothing done, where
+// none does (the caller's im2col + GEMM). The plain and the fused convolution both come here,
+// so they give the same bits.
+bool ac_cpu_conv_by_kernel(const ac_fused_conv *c);
 // Direct (tap-sum) kernels of direct_conv.c for the other convolutions and the transposed
 // convolutions; turned off, those go through im2col + GEMM (benchmarks, tests).
 void ac_cpu_conv_set_direct(bool on);

@@ -132,7 +132,7 @@ void ac_wino_output_interleaved(const plan *p, float *tmp, const float *m, size_
                                 int t0, int t1, int co0, int co1) {
     const ac_fused_conv *c = p->c;
     const ac_conv_epilogue *ep = &c->ep;
-    const int oh = p->y_h, ow = p->y_w;
+    const int oh = p->yi.h, ow = p->yi.w;
     const size_t oplane = (size_t)oh * ow;
     wino_seg sg[PACK_LANES];
     AC_ASSERT(co0 % 2 == 0 && co1 % 2 == 0);
@@ -160,10 +160,10 @@ void ac_wino_output_interleaved(const plan *p, float *tmp, const float *m, size_
                     const int lo = AC_MAX(sg[s].lane, q0), hi = AC_MIN(end, q1);
                     const int i = sg[s].i, x0 = 4 * (sg[s].ja + lo - sg[s].lane);
                     for (int r = 0; r < 4; r++) {
-                        const int Y = 2 * (4 * i + r) + a - p->y_off;
+                        const int Y = 2 * (4 * i + r) + a - p->yi.off;
                         if (Y < 0 || Y >= oh) continue;
                         // y columns [2 x0 - off, 2 x0 - off + 8 (hi - lo)) within [0, ow)
-                        int ya = 2 * x0 - p->y_off, yb = AC_MIN(ow, ya + 8 * (hi - lo));
+                        int ya = 2 * x0 - p->yi.off, yb = AC_MIN(ow, ya + 8 * (hi - lo));
                         const float *src = tmp + 8 * (r * VL + lo - q0);
                         if (ya < 0) {
                             src -= ya;

@@ -344,7 +344,6 @@ static void transform_weights(plan *p) {
 // them across the segments. The two columns past a segment's last tile (4 n and 4 n + 1 from
 // its start), which the next segment's columns overwrite, are kept aside and put back into
 // the lanes of the segments' last tiles.
-// A: the tile side, p->alpha (6 for 3x3 kernels, 5 for 2x2), a constant in each instance.
 // Lanes [x, x + VL) of phase px of a row of n floats padded by pad (mode):
 // row[2 (x + l) + px - pad], reflected in the padding, zero beyond it.
 static inline ac_vf load_phase(const float *row, int x, int px, int pad, int n, ac_pad_mode mode) {
@@ -360,14 +359,15 @@ static inline ac_vf load_phase(const float *row, int x, int px, int pad, int n, 
     return ac_vload(t);
 }
 
-// PH: p->phases, a constant in each instance.
+// A: the tile side, p->alpha (6 for 3x3 kernels, 5 for 2x2); PH: p->phases; each a constant
+// in each instance.
 __attribute__((always_inline)) static inline void input_transform(const plan *p, float *tr,
                                                                   const float *xn, int t0, int t1,
                                                                   int c0, int c1, float *v,
                                                                   size_t vxs, size_t tbs,
                                                                   const int A, const bool PH) {
     const ac_fused_conv *c = p->c;
-    const size_t plane = PH ? (size_t)p->ph_h * p->ph_w : (size_t)c->h * c->w;
+    const size_t plane = PH ? (size_t)p->ph.h * p->ph.w : (size_t)c->h * c->w;
     const int rl = TR_ROWLEN;
     const ac_vi sh0 = MASK_SHIFT0, sh1 = MASK_SHIFT1;
     wino_seg sg[PACK_LANES];
@@ -406,10 +406,10 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
                 const float *row[6];
                 for (int r = 0; r < A; r++) {
                     if (PH) {  // pixel row 2 Y + py - pad of the image, or zeros
-                        const int y = ys[s][r] >= 0 ? map_coord(2 * ys[s][r] + py - p->ph_pad, p->ph_h,
-                                                                p->ph_pad, p->ph_mode)
+                        const int y = ys[s][r] >= 0 ? map_coord(2 * ys[s][r] + py - p->ph.pad, p->ph.h,
+                                                                p->ph.pad, p->ph.mode)
                                                     : -1;
-                        row[r] = y >= 0 ? src + (size_t)y * p->ph_w : NULL;
+                        row[r] = y >= 0 ? src + (size_t)y * p->ph.w : NULL;
                     } else {
                         row[r] = ys[s][r] >= 0 ? src + (size_t)ys[s][r] * c->w : NULL;
                     }
@@ -419,7 +419,7 @@ __attribute__((always_inline)) static inline void input_transform(const plan *p,
                     ac_vf d[6], o[6];
                     if (PH) {  // (no padding of the phase planes themselves: c->pad is 0)
                         for (int r = 0; r < A; r++)
-                            d[r] = row[r] ? load_phase(row[r], x, px, p->ph_pad, p->ph_w, p->ph_mode)
+                            d[r] = row[r] ? load_phase(row[r], x, px, p->ph.pad, p->ph.w, p->ph.mode)
                                           : ac_vsplat(0.0f);
                     } else if (x >= 0 && x + VL <= c->w) {
                         for (int r = 0; r < A; r++) d[r] = row[r] ? ac_vload(row[r] + x) : ac_vsplat(0.0f);
@@ -814,24 +814,19 @@ static void run_whole_xi(const plan *p, int threads) {
     ac_cpu_ws_free(v);
 }
 
-// ph: NULL, or the image {h, w, pad, mode} whose phases are c's input (plan.phases); yi: NULL, or
-// the output's {h, w} into which c's output channels go as phases (plan.interleave).
-static void wino_conv(const ac_fused_conv *c, const int *ph, const int *yi) {
+// ph: NULL, or the image whose phases are c's input (plan.phases); yi: NULL, or the output into
+// which c's output channels go as phases (plan.interleave).
+static void wino_conv(const ac_fused_conv *c, const wino_phases *ph, const wino_interleave *yi) {
     const int threads = ac_cpu_conv_threads();
     plan p;
     make_plan(&p, c, threads);
     if (ph) {
         p.phases = true;
-        p.ph_h = ph[0];
-        p.ph_w = ph[1];
-        p.ph_pad = ph[2];
-        p.ph_mode = (ac_pad_mode)ph[3];
+        p.ph = *ph;
     }
     if (yi) {
         p.interleave = true;
-        p.y_h = yi[0];
-        p.y_w = yi[1];
-        p.y_off = yi[2];
+        p.yi = *yi;
     }
     if (!p.fuse_u) transform_weights(&p);
     if (p.xi_major) run_whole_xi(&p, threads);
@@ -862,8 +857,8 @@ void ac_cpu_wino_conv2x2_phases(const ac_fused_conv *c, int h, int w, int pad, a
     AC_ASSERT(c->kh == 2 && c->kw == 2 && c->stride == 1 && c->pad == 0 && c->mode == AC_PAD_ZERO);
     AC_ASSERT(c->h >= 2 && c->w >= 2 && 2 * c->h >= h + 2 * pad && 2 * c->w >= w + 2 * pad);
     AC_ASSERT(mode == AC_PAD_ZERO || (pad < h && pad < w));
-    const int ph[4] = {h, w, pad, (int)mode};
-    wino_conv(c, ph, NULL);
+    const wino_phases ph = {.h = h, .w = w, .pad = pad, .mode = mode};
+    wino_conv(c, &ph, NULL);
 }
 
 void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow, int off) {
@@ -872,6 +867,6 @@ void ac_cpu_wino_conv2x2_interleave(const ac_fused_conv *c, int oh, int ow, int 
     AC_ASSERT(c->pad >= 0 && c->pad <= 2 && c->h + 2 * c->pad >= 2 && c->w + 2 * c->pad >= 2);
     AC_ASSERT(off >= 0 && oh >= 1 && ow >= 1 && oh + off <= 2 * (c->h + 2 * c->pad - 1) &&
               ow + off <= 2 * (c->w + 2 * c->pad - 1));
-    const int yi[3] = {oh, ow, off};
-    wino_conv(c, NULL, yi);
+    const wino_interleave yi = {.h = oh, .w = ow, .off = off};
+    wino_conv(c, NULL, &yi);
 }

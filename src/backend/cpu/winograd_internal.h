@@ -99,21 +99,32 @@ static inline void at5(const ac_vf m[5], ac_vf o[4]) {
 
 // ---------------------------------------------------------------- plan
 
+// The image whose stride-2 phases are a 2x2 convolution's input (plan.phases): h x w, padded by
+// pad (mode).
+typedef struct wino_phases {
+    int h, w, pad;
+    ac_pad_mode mode;
+} wino_phases;
+
+// The stride-2 output into which a 2x2 convolution's channels go as phases (plan.interleave).
+typedef struct wino_interleave {
+    int h, w, off;
+} wino_interleave;
+
 typedef struct plan {
     const ac_fused_conv *c;
     int r, alpha, nxi;    // kernel side (3, or 2), input tile side (r + 3), alpha^2 positions
     // Phases (2x2 kernels only): input channel 4 ci + 2 py + px, pixel (Y, X) is pixel
-    // (2 Y + py - pad, 2 X + px - pad) of channel ci of an image h x w padded by ph_mode (zero
+    // (2 Y + py - pad, 2 X + px - pad) of channel ci of an image h x w padded by ph.mode (zero
     // beyond the padding), read in place from c->x (images c->x_batch apart) instead of a
     // phase-split copy.
     bool phases;
-    int ph_h, ph_w, ph_pad;
-    ac_pad_mode ph_mode;
+    wino_phases ph;
     // Phases of a transposed convolution's output (2x2 kernels only): output channel
-    // 4 co + 2 a + b, window (R, C), goes to y[co][2 R + a - y_off][2 C + b - y_off] of an
-    // output y_h x y_w.
+    // 4 co + 2 a + b, window (R, C), goes to y[co][2 R + a - off][2 C + b - off] of an output
+    // h x w (yi).
     bool interleave;
-    int y_h, y_w, y_off;
+    wino_interleave yi;
     int oh, ow, th, tw, ntile;  // per image
     bool whole;           // V of all tiles up front (else per item)
     bool fuse_u;          // whole, and each item transforms its own weights (U) chunk by chunk
@@ -209,13 +220,14 @@ static inline out_chan out_chan_at(const ac_fused_conv *c, int n, int co, size_t
 }
 
 // dst[0 .. n) = ((residual + scale * act(src + bias)) + add) - sub
-static inline void finish_row(const ac_conv_epilogue *ep, float bias, const float *src, float *dst,
-                       const float *res, const float *add, const float *sub, int n) {
+static inline void finish_row(const ac_conv_epilogue *ep, float bias, const float *src,
+                              float *dst, const float *res, const float *add, const float *sub,
+                              int n) {
     const ac_vf vb = ac_vsplat(bias);
     int i = 0;
     for (; i + VL <= n; i += VL)
         ac_ep_finish_v(ep, ac_vload(src + i), vb, dst + i, res ? res + i : NULL,
-                   add ? add + i : NULL, sub ? sub + i : NULL);
+                       add ? add + i : NULL, sub ? sub + i : NULL);
     for (; i < n; i++) {
         float v = ac_ep_activate(ep, src[i] + bias);
         if (res) v += res[i];
