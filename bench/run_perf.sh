@@ -16,18 +16,25 @@
 #
 # Usage: bench/run_perf.sh [BUILD_DIR] [ROUNDS]     (defaults: build, 3)
 # Environment: SKIP_STEPS=1 leaves out the training steps, SKIP_RESTORE=1 the restores and
-# forwards (parts 1 and 2); PYTHON (default /usr/bin/python3);
-# OMP_WAIT_POLICY (default PASSIVE for both sides, as the allclear program runs: spinning
-# waiters collapse on a shared machine); OPENBLAS_NUM_THREADS (default 1, as the allclear
-# program runs: OpenBLAS's idle workers spin when it loads; PyTorch's convolutions do not use
-# OpenBLAS).
+# forwards (parts 1 and 2); PYTHON (default /usr/bin/python3).
+# Each side runs OpenMP as its program does when the user sets nothing: allclear with the
+# passive wait policy and a short spin (OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000, what
+# src/cli/main.c chooses; AC_OMP_WAIT_POLICY and AC_GOMP_SPINCOUNT override), PyTorch with
+# libgomp's default (spin for about 300000 pauses, then sleep; TORCH_OMP_WAIT_POLICY and
+# TORCH_GOMP_SPINCOUNT set it, e.g. PASSIVE and 0 for the comparisons of earlier sessions).
+# OPENBLAS_NUM_THREADS (default 1 for both, as the allclear program runs: OpenBLAS's idle
+# workers spin when it loads; PyTorch's convolutions do not use OpenBLAS).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 ROUNDS=${2:-3}
 PY=${PYTHON:-/usr/bin/python3}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+unset OMP_WAIT_POLICY GOMP_SPINCOUNT
+AC_ENV=(env OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-3000}")
+TORCH_ENV=(env)
+[ -n "${TORCH_OMP_WAIT_POLICY:-}" ] && TORCH_ENV+=(OMP_WAIT_POLICY="$TORCH_OMP_WAIT_POLICY")
+[ -n "${TORCH_GOMP_SPINCOUNT:-}" ] && TORCH_ENV+=(GOMP_SPINCOUNT="$TORCH_GOMP_SPINCOUNT")
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 
@@ -44,7 +51,9 @@ if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
 fi
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
+torch_env="${TORCH_ENV[*]:1}"
+echo "# allclear: ${AC_ENV[*]:1}; torch: ${torch_env:-libgomp default wait policy}"
 [ "$HAVE_TORCH" = 1 ] && echo "# $("$PY" -c 'import torch; print("torch", torch.__version__, "threads max", torch.get_num_threads())')"
 
 run() {  # appends the result lines of one command to $OUT and echoes them
@@ -52,7 +61,7 @@ run() {  # appends the result lines of one command to $OUT and echoes them
 }
 
 restore() {  # bench_restore's RESULT line, in the format of the others
-    "$BUILD/bench_restore" --threads "$1" --reps 3 2>&1 | awk '/^RESULT/ {
+    "${AC_ENV[@]}" "$BUILD/bench_restore" --threads "$1" --reps 3 2>&1 | awk '/^RESULT/ {
         for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         split(v["size"], wh, "x")
         printf "allclear restore threads=%s size=%sx%s batch=1 best_s=%s median_s=%s runs=3 peak_rss_mib=%.0f\n",  # (KiB / 1024)
@@ -65,16 +74,16 @@ for r in $(seq 1 "$ROUNDS"); do
     if [ "${SKIP_RESTORE:-0}" != 1 ]; then
         for t in 1 2; do
             restore $t
-            run "$BUILD/bench_net" --threads $t --reps 3
-            [ "$HAVE_TORCH" = 1 ] && run "$PY" bench/net_torch.py --threads $t --reps 3
+            run "${AC_ENV[@]}" "$BUILD/bench_net" --threads $t --reps 3
+            [ "$HAVE_TORCH" = 1 ] && run "${TORCH_ENV[@]}" "$PY" bench/net_torch.py --threads $t --reps 3
         done
         for size in 240x320 720x960; do
-            run "$BUILD/bench_net" --threads 2 --reps 2 --size $size
+            run "${AC_ENV[@]}" "$BUILD/bench_net" --threads 2 --reps 2 --size $size
         done
     fi
     if [ "${SKIP_STEPS:-0}" != 1 ]; then
-        run "$BUILD/bench_steps" --threads 2 --reps 2
-        [ "$HAVE_TORCH" = 1 ] && run "$PY" bench/net_torch.py --threads 2 --steps --reps 2
+        run "${AC_ENV[@]}" "$BUILD/bench_steps" --threads 2 --reps 2
+        [ "$HAVE_TORCH" = 1 ] && run "${TORCH_ENV[@]}" "$PY" bench/net_torch.py --threads 2 --steps --reps 2
     fi
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,16 +10,18 @@ THREADS=${2:-2}
 ROUNDS=${3:-2}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
-# as the allclear program runs (src/cli/main.c): passive OpenMP waits, one OpenBLAS thread
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# Each side as its program runs when the user sets nothing: allclear (src/cli/main.c) with
+# passive OpenMP waits after a short spin, PyTorch with libgomp's default; one OpenBLAS thread
+# (as allclear runs; PyTorch's convolutions do not use OpenBLAS). See bench/run_perf.sh.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+unset OMP_WAIT_POLICY GOMP_SPINCOUNT
 have_torch=0
 "$PY" -c "import torch" 2>/dev/null && have_torch=1
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for r in $(seq "$ROUNDS"); do
     echo "== round $r"
-    "$BUILD/bench_restore" --threads "$THREADS" --reps 3 | tee -a "$results"
+    OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000 "$BUILD/bench_restore" --threads "$THREADS" --reps 3 | tee -a "$results"
     if [ $have_torch = 1 ]; then
         "$PY" "$HERE/restore_torch.py" --threads "$THREADS" --reps 3 | tee -a "$results"
     fi

@@ -48,7 +48,6 @@ while [ $# -gt 0 ]; do
 done
 KC_EPOCHS=${KC_EPOCHS:-$((EPOCHS / 2))}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-$EPOCHS}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 [ -x "$BIN" ] || bash scripts/build.sh
 
 # Equal steps: the student's epoch is min(pairs of a weather) samples, the mixed baseline's

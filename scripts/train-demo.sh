@@ -11,7 +11,6 @@ BIN=${ALLCLEAR:-build/allclear}
 WORK=${1:-out/demo-train}
 WIDTH=8 RES_BLOCKS=2 CROP=64 BATCH=8 LR=1e-3 SEED=19870522
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-24} STUDENT_EPOCHS=${STUDENT_EPOCHS:-24}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 [ -x "$BIN" ] || bash scripts/build.sh
 
 mkdir -p "$WORK"
