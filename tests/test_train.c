@@ -1,7 +1,8 @@
 // test_train.c: the training steps (src/train/kd.h) on tiny networks (width 4, 1 res block,
 // 32x32 images): the loss of each stage falls under Adam; gradients reach exactly the tensors
 // that should learn (student and CKT projectors get non-zero gradients; teachers and VGG19 get
-// none and do not change); the loss terms add up; a non-finite loss stops before backward.
+// none and do not change); the loss terms add up; a non-finite loss stops before backward;
+// the teachers, run side by side, give the same losses on any thread count.
 #include "backend/backend.h"
 #include "model/contrastive.h"
 #include "ops/ops.h"
@@ -320,6 +321,63 @@ static void test_nonfinite_stops_before_backward(void) {
     ac_net_free(net);
 }
 
+// ac_run_jobs runs every job once, for any count of jobs and threads.
+static void hit(void *ctx, int i) { ((int *)ctx)[i]++; }
+
+static void test_run_jobs_runs_each_once(void) {
+    for (int threads = 1; threads <= 3; threads++)
+        for (int n = 0; n <= 7; n++) {
+            ac_set_threads(threads);
+            int hits[8] = {0};
+            ac_run_jobs(n, hit, hits);
+            int bad = 0;
+            for (int i = 0; i < 8; i++) bad += hits[i] != (i < n);
+            CHECK_MSG(bad == 0, "%d threads, %d jobs: %d jobs ran other than once", threads, n, bad);
+        }
+    ac_set_threads(1);
+}
+
+// The teachers of a KC step run side by side on shares of the threads (kd.c): the loss terms,
+// which depend on their outputs, are the same bit for bit on 1, 2 and 3 threads, with every
+// teacher present and with one absent.
+static void test_kc_teachers_side_by_side(void) {
+    ac_net *student = t_tiny_net(W, 20), *teachers[3] = {t_tiny_net(W, 21), t_tiny_net(W, 22), t_tiny_net(W, 23)};
+    ac_rng r;
+    ac_rng_seed(&r, 24);
+    ac_ckt *ckt = ac_ckt_new(W, 3, &r);
+    ac_vgg19 *vgg = ac_vgg_random(25);
+    ac_params_set_trainable(ac_net_params(student), true);
+    ac_params_set_trainable(ckt->params, true);
+    ac_tensor *in = ac_tensor_new4(3, 3, S, S), *gt = ac_tensor_new4(3, 3, S, S);
+    const int types[3] = {0, 1, 1};
+    make_batch(&r, in, gt, types);
+    ac_kc_models m = {student, teachers, 3, ckt, vgg};
+    const int counts[2][3] = {{1, 1, 1}, {2, 0, 1}};
+    for (int c = 0; c < 2; c++) {
+        ac_step_losses first = {0};
+        for (int threads = 1; threads <= 3; threads++) {
+            ac_set_threads(threads);
+            ac_graph *g = ac_graph_new(true);
+            ac_step_losses l;
+            ac_params_zero_grad(ac_net_params(student));
+            ac_params_zero_grad(ckt->params);
+            CHECK(ac_kc_step(&m, g, in, gt, counts[c], &l) == AC_OK);
+            if (threads == 1) first = l;
+            CHECK_MSG(l.t == first.t && l.pfe == first.pfe && l.pfv == first.pfv && l.scr == first.scr,
+                      "counts %d: %d threads: T %.9g PFE %.9g PFV %.9g SCR %.9g, 1 thread: %.9g %.9g %.9g %.9g",
+                      c, threads, l.t, l.pfe, l.pfv, l.scr, first.t, first.pfe, first.pfv, first.scr);
+            ac_graph_free(g);
+        }
+    }
+    ac_set_threads(1);
+    ac_tensor_free(in);
+    ac_tensor_free(gt);
+    ac_vgg19_free(vgg);
+    ac_ckt_free(ckt);
+    for (int t = 0; t < 3; t++) ac_net_free(teachers[t]);
+    ac_net_free(student);
+}
+
 int main(void) {
     // One thread: on these tiny tensors thread start-up and barriers cost more than the work
     // (and a busy machine makes spinning threads far slower still).
@@ -329,5 +387,7 @@ int main(void) {
     RUN(test_kc_loss_falls);
     RUN(test_ke_gradients_and_loss_falls);
     RUN(test_nonfinite_stops_before_backward);
+    RUN(test_run_jobs_runs_each_once);
+    RUN(test_kc_teachers_side_by_side);
     return ac_test_finish();
 }

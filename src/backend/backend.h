@@ -158,4 +158,12 @@ const ac_backend *ac_backend_cpu(void);
 void ac_set_threads(int n);
 int ac_get_threads(void);
 
+// Runs job(ctx, i) for every i in [0, n): up to ac_get_threads() jobs at a time, in order of
+// i, each on an equal share of the threads (the kernels it calls see only that share), the
+// last job of an uneven count alone on all of them. For independent pieces of work that
+// scale poorly over threads on their own (a small image through a network); jobs must not
+// share a graph. Results are those of running the jobs one after another whenever the
+// kernels' results do not depend on the thread count (true of every forward kernel).
+void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx);
+
 #endif

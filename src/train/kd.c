@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
 #include "model/contrastive.h"
 #include "ops/ops.h"
 
@@ -90,6 +91,27 @@ ac_status ac_ke_step(ac_net *student, const ac_vgg19 *vgg, ac_graph *g, ac_tenso
     return ac_ke_step_dp(student, vgg, g, input, target, 0, out);
 }
 
+// The teachers' forward passes for ac_run_jobs: job i runs teacher t = present[i], which
+// restores samples [off[t], off[t] + type_counts[t]) of the input on graphs[t], created here.
+typedef struct teacher_jobs {
+    const ac_kc_models *m;
+    ac_tensor *input;
+    const int *type_counts;
+    ac_graph **graphs;
+    int *off, *present;
+    ac_tensor **tout, **tfeat;
+} teacher_jobs;
+
+static void run_teacher(void *ctx, int i) {
+    teacher_jobs *j = ctx;
+    const int t = j->present[i];
+    ac_graph *tg = ac_graph_new(false);
+    j->graphs[t] = tg;
+    ac_tensor *x = ac_slice(tg, j->input, 0, j->off[t], j->off[t] + j->type_counts[t]);
+    j->tout[t] = ac_net_forward(j->m->teachers[t], tg, x, j->tfeat + (size_t)t * AC_NET_FEATURES);
+    ac_graph_drop(tg, x);
+}
+
 ac_status ac_kc_step_dp(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac_tensor *target,
                         const int *type_counts, int global_batch, ac_step_losses *out) {
     AC_ASSERT(ac_same_shape(input, target));
@@ -97,21 +119,26 @@ ac_status ac_kc_step_dp(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac
     const int T = m->n_teachers;
     ac_graph_reset(g);
 
-    // Teachers: each restores its own part of the batch (if any) on an inference graph (no
-    // tape); its output and features stay alive there until the backward pass is done.
-    ac_graph *tg = ac_graph_new(false);
-    ac_tensor **tout = ac_xcalloc((size_t)T, sizeof *tout);
-    ac_tensor **tfeat = ac_xcalloc((size_t)T * AC_NET_FEATURES, sizeof *tfeat);
-    int off = 0;
+    // Teachers: each restores its own part of the batch (if any) on an inference graph of its
+    // own (no tape); its output and features stay alive there until the backward pass is
+    // done. They run side by side, a share of the threads each (ac_run_jobs): a teacher's
+    // single 224x224 image took 0.151 s on one thread and 0.106 s on two.
+    teacher_jobs tj = {.m = m, .input = input, .type_counts = type_counts,
+                       .graphs = ac_xcalloc((size_t)T, sizeof(ac_graph *)),
+                       .off = ac_xcalloc((size_t)T, sizeof(int)),
+                       .present = ac_xcalloc((size_t)T, sizeof(int)),
+                       .tout = ac_xcalloc((size_t)T, sizeof(ac_tensor *)),
+                       .tfeat = ac_xcalloc((size_t)T * AC_NET_FEATURES, sizeof(ac_tensor *))};
+    ac_tensor **tout = tj.tout, **tfeat = tj.tfeat;
+    int off = 0, n_present = 0;
     for (int t = 0; t < T; t++) {
         AC_ASSERT(type_counts[t] >= 0);
-        if (!type_counts[t]) continue;
-        ac_tensor *x = ac_slice(tg, input, 0, off, off + type_counts[t]);
-        tout[t] = ac_net_forward(m->teachers[t], tg, x, tfeat + (size_t)t * AC_NET_FEATURES);
-        ac_graph_drop(tg, x);
+        tj.off[t] = off;
         off += type_counts[t];
+        if (type_counts[t]) tj.present[n_present++] = t;
     }
     AC_ASSERT(off == input->shape[0]);
+    ac_run_jobs(n_present, run_teacher, &tj);
 
     ac_tensor *S[AC_NET_FEATURES];
     ac_tensor *y = ac_net_forward(m->student, g, input, S);
@@ -139,9 +166,12 @@ ac_status ac_kc_step_dp(const ac_kc_models *m, ac_graph *g, ac_tensor *input, ac
     ac_status st = check_finite(out);
     if (!st) ac_backward(g, loss);
     free(F);
+    for (int t = 0; t < T; t++) ac_graph_free(tj.graphs[t]);
+    free(tj.graphs);
+    free(tj.off);
+    free(tj.present);
     free(tfeat);
     free(tout);
-    ac_graph_free(tg);
     return st;
 }
 

@@ -80,6 +80,28 @@ void ac_set_threads(int n) {
 
 int ac_get_threads(void) { return ac_threads > 0 ? ac_threads : omp_get_max_threads(); }
 
+// Groups of up to P jobs; in a group of k, thread t of the team runs jobs t, t + team, ...
+// with P / k threads of its own (nthreads-var is per task: the kernels' own regions inside a
+// job take that many). A team smaller than asked for still runs every job of its group.
+void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx) {
+    AC_ASSERT(n >= 0 && job);
+    const int P = ac_get_threads();
+    for (int i0 = 0; i0 < n;) {
+        const int k = AC_MIN(P, n - i0);
+        if (k <= 1) {
+            job(ctx, i0++);
+            continue;
+        }
+#pragma omp parallel num_threads(k)
+        {
+            const int t = omp_get_thread_num(), team = omp_get_num_threads();
+            omp_set_num_threads(AC_MAX(1, P / k));
+            for (int j = t; j < k; j += team) job(ctx, i0 + j);
+        }
+        i0 += k;
+    }
+}
+
 void ac_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
