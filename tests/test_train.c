@@ -4,6 +4,7 @@
 // none and do not change); the loss terms add up; a non-finite loss stops before backward;
 // the teachers, run side by side, give the same losses on any thread count.
 #include "backend/backend.h"
+#include "backend/cpu/im2col.h"
 #include "model/contrastive.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
@@ -321,18 +322,35 @@ static void test_nonfinite_stops_before_backward(void) {
     ac_net_free(net);
 }
 
-// ac_run_jobs runs every job once, for any count of jobs and threads.
-static void hit(void *ctx, int i) { ((int *)ctx)[i]++; }
+// ac_run_jobs runs every job once, for any count of jobs and threads; the kernels inside a job
+// see its share of the threads (groups of up to P jobs, P / k threads each in a group of k),
+// and the caller's count is unchanged after.
+typedef struct job_log {
+    int hits[8], seen[8];
+} job_log;
+
+static void log_job(void *ctx, int i) {
+    job_log *l = ctx;
+    l->hits[i]++;
+    l->seen[i] = ac_cpu_conv_threads();
+}
 
 static void test_run_jobs_runs_each_once(void) {
     for (int threads = 1; threads <= 3; threads++)
         for (int n = 0; n <= 7; n++) {
             ac_set_threads(threads);
-            int hits[8] = {0};
-            ac_run_jobs(n, hit, hits);
-            int bad = 0;
-            for (int i = 0; i < 8; i++) bad += hits[i] != (i < n);
-            CHECK_MSG(bad == 0, "%d threads, %d jobs: %d jobs ran other than once", threads, n, bad);
+            job_log l = {{0}, {0}};
+            ac_run_jobs(n, log_job, &l);
+            int bad = 0, share = 0;
+            for (int i = 0; i < 8; i++) bad += l.hits[i] != (i < n);
+            for (int i = 0; i < n; i++) {
+                const int k = AC_MIN(threads, n - i / threads * threads);  // its group's size
+                share += l.seen[i] != AC_MAX(1, threads / k);
+            }
+            CHECK_MSG(bad == 0 && share == 0, "%d threads, %d jobs: %d ran other than once, %d on another share",
+                      threads, n, bad, share);
+            CHECK_MSG(ac_cpu_conv_threads() == threads, "%d threads, %d jobs: %d threads after", threads, n,
+                      ac_cpu_conv_threads());
         }
     ac_set_threads(1);
 }

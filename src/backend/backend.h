@@ -158,12 +158,13 @@ const ac_backend *ac_backend_cpu(void);
 void ac_set_threads(int n);
 int ac_get_threads(void);
 
-// Runs job(ctx, i) for every i in [0, n): up to ac_get_threads() jobs at a time, in order of
-// i, each on an equal share of the threads (the kernels it calls see only that share), the
-// last job of an uneven count alone on all of them. For independent pieces of work that
-// scale poorly over threads on their own (a small image through a network); jobs must not
-// share a graph. Results are those of running the jobs one after another whenever the
-// kernels' results do not depend on the thread count (true of every forward kernel).
+// Runs job(ctx, i) for every i in [0, n), in groups of P = ac_get_threads() jobs in order of
+// i: the jobs of a group of k run side by side, P / k threads each (the kernels they call see
+// only that share), so with 2 threads and 3 jobs, jobs 0 and 1 on one thread each, then job 2
+// on both. For independent pieces of work that scale poorly over threads on their own (a small
+// image through a network); jobs must not share a graph. Results are those of running the
+// jobs one after another wherever the kernels' results do not depend on the thread count
+// (true of every forward kernel).
 void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx);
 
 #endif

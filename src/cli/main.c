@@ -35,16 +35,17 @@ static void usage(FILE *f) {  // --help
 // Threads that spin while they wait steal the cores from each other and from anything else
 // running: on a busy 2-core machine a training step measured 6x slower with OpenMP's default
 // wait policy (libgomp spins for about 300000 pauses before it sleeps). Sleeping at once is
-// no better on a quiet machine: each of the thousands of parallel regions of a step then waits
-// for a thread to be woken. A short spin (GOMP_SPINCOUNT, libgomp's count of pauses) keeps
-// most of both: on 2 cores, 3000 took a knowledge collation step from 2.15-2.29 s to
+// no better on a quiet machine: each of the thousands of parallel regions of a step then
+// waits for a thread to be woken. A short spin (GOMP_SPINCOUNT, libgomp's count of pauses)
+// keeps most of both: on 2 cores, 3000 took a knowledge collation step from 2.15-2.29 s to
 // 2.02-2.07 s and cost 1% to 5% with another process busy on one of the cores (10000 to
-// 30000: 7% to 14%; libgomp's default: 2.3x). OpenBLAS's pthreads build likewise starts a worker per core
-// when it loads, which spins (sched_yield) for a while before it sleeps, though allclear only
-// ever calls OpenBLAS single-threaded from within its own OpenMP work. Both libraries read
-// their settings once, when they load, so when the user has chosen none of them we choose the
-// passive policy with the short spin and one OpenBLAS thread, and start the program again
-// (same process, same arguments). bench/run_perf.sh runs the benchmarks the same way.
+// 30000: 7% to 14%; libgomp's default: 2.3x). OpenBLAS's pthreads build likewise starts a
+// worker per core when it loads, which spins (sched_yield) for a while before it sleeps,
+// though allclear only ever calls OpenBLAS single-threaded from within its own OpenMP work.
+// Both libraries read their settings once, when they load, so when the user has chosen none
+// of them we choose the passive policy with the short spin and one OpenBLAS thread, and start
+// the program again (same process, same arguments). bench/run_perf.sh runs the benchmarks
+// the same way.
 #define AC_OMP_SPIN_COUNT "3000"
 
 static void prefer_quiet_threads(char **argv) {
