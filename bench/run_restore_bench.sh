@@ -12,7 +12,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 # Each side as its program runs when the user sets nothing: allclear (src/cli/main.c) with
 # passive OpenMP waits after a short spin, PyTorch with libgomp's default; one OpenBLAS thread
-# (as allclear runs; PyTorch's convolutions do not use OpenBLAS). See bench/run_perf.sh.
+# (as allclear runs; PyTorch's convolutions do not use OpenBLAS). The same overrides as
+# bench/run_perf.sh: AC_OMP_WAIT_POLICY, AC_GOMP_SPINCOUNT, TORCH_OMP_WAIT_POLICY.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 unset OMP_WAIT_POLICY GOMP_SPINCOUNT
 have_torch=0
@@ -21,9 +22,10 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for r in $(seq "$ROUNDS"); do
     echo "== round $r"
-    OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000 "$BUILD/bench_restore" --threads "$THREADS" --reps 3 | tee -a "$results"
+    OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-3000}" \
+        "$BUILD/bench_restore" --threads "$THREADS" --reps 3 | tee -a "$results"
     if [ $have_torch = 1 ]; then
-        "$PY" "$HERE/restore_torch.py" --threads "$THREADS" --reps 3 | tee -a "$results"
+        env ${TORCH_OMP_WAIT_POLICY:+OMP_WAIT_POLICY="$TORCH_OMP_WAIT_POLICY"} "$PY" "$HERE/restore_torch.py" --threads "$THREADS" --reps 3 | tee -a "$results"
     fi
 done
 [ $have_torch = 1 ] || { echo "($PY has no torch: no comparison)"; exit 0; }

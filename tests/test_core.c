@@ -1,4 +1,7 @@
-// test_core.c: arena, graph bookkeeping, RNG and the elementwise ops with gradient checks.
+// test_core.c: arena, graph bookkeeping, RNG, the elementwise ops with gradient checks, and
+// running independent jobs on shares of the threads (ac_run_jobs).
+#include "backend/backend.h"
+#include "backend/cpu/im2col.h"
 #include "ops/ops.h"
 #include "testlib.h"
 #include "core/arena.h"
@@ -93,11 +96,45 @@ static void test_inference_drop(void) {
     ac_graph_free(g);  // frees c
 }
 
+// ac_run_jobs runs every job once, for any count of jobs and threads; the kernels inside a job
+// see its share of the threads (groups of up to P jobs, P / k threads each in a group of k),
+// and the caller's count is unchanged after.
+typedef struct job_log {
+    int hits[8], seen[8];
+} job_log;
+
+static void log_job(void *ctx, int i) {
+    job_log *l = ctx;
+    l->hits[i]++;
+    l->seen[i] = ac_cpu_conv_threads();
+}
+
+static void test_run_jobs_runs_each_once(void) {
+    for (int threads = 1; threads <= 3; threads++)
+        for (int n = 0; n <= 7; n++) {
+            ac_set_threads(threads);
+            job_log l = {{0}, {0}};
+            ac_run_jobs(n, log_job, &l);
+            int bad = 0, share = 0;
+            for (int i = 0; i < 8; i++) bad += l.hits[i] != (i < n);
+            for (int i = 0; i < n; i++) {
+                const int k = AC_MIN(threads, n - i / threads * threads);  // its group's size
+                share += l.seen[i] != AC_MAX(1, threads / k);
+            }
+            CHECK_MSG(bad == 0 && share == 0, "%d threads, %d jobs: %d ran other than once, %d on another share",
+                      threads, n, bad, share);
+            CHECK_MSG(ac_cpu_conv_threads() == threads, "%d threads, %d jobs: %d threads after", threads, n,
+                      ac_cpu_conv_threads());
+        }
+    ac_set_threads(1);
+}
+
 int main(void) {
     RUN(test_arena);
     RUN(test_rng);
     RUN(test_elementwise_grad);
     RUN(test_frozen_inputs_get_no_grad);
     RUN(test_inference_drop);
+    RUN(test_run_jobs_runs_each_once);
     return ac_test_finish();
 }

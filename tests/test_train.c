@@ -4,7 +4,6 @@
 // none and do not change); the loss terms add up; a non-finite loss stops before backward;
 // the teachers, run side by side, give the same losses on any thread count.
 #include "backend/backend.h"
-#include "backend/cpu/im2col.h"
 #include "model/contrastive.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
@@ -322,39 +321,6 @@ static void test_nonfinite_stops_before_backward(void) {
     ac_net_free(net);
 }
 
-// ac_run_jobs runs every job once, for any count of jobs and threads; the kernels inside a job
-// see its share of the threads (groups of up to P jobs, P / k threads each in a group of k),
-// and the caller's count is unchanged after.
-typedef struct job_log {
-    int hits[8], seen[8];
-} job_log;
-
-static void log_job(void *ctx, int i) {
-    job_log *l = ctx;
-    l->hits[i]++;
-    l->seen[i] = ac_cpu_conv_threads();
-}
-
-static void test_run_jobs_runs_each_once(void) {
-    for (int threads = 1; threads <= 3; threads++)
-        for (int n = 0; n <= 7; n++) {
-            ac_set_threads(threads);
-            job_log l = {{0}, {0}};
-            ac_run_jobs(n, log_job, &l);
-            int bad = 0, share = 0;
-            for (int i = 0; i < 8; i++) bad += l.hits[i] != (i < n);
-            for (int i = 0; i < n; i++) {
-                const int k = AC_MIN(threads, n - i / threads * threads);  // its group's size
-                share += l.seen[i] != AC_MAX(1, threads / k);
-            }
-            CHECK_MSG(bad == 0 && share == 0, "%d threads, %d jobs: %d ran other than once, %d on another share",
-                      threads, n, bad, share);
-            CHECK_MSG(ac_cpu_conv_threads() == threads, "%d threads, %d jobs: %d threads after", threads, n,
-                      ac_cpu_conv_threads());
-        }
-    ac_set_threads(1);
-}
-
 // The teachers of a KC step run side by side on shares of the threads (kd.c): the loss terms,
 // which depend on their outputs, are the same bit for bit on 1, 2 and 3 threads, with every
 // teacher present and with one absent.
@@ -405,7 +371,6 @@ int main(void) {
     RUN(test_kc_loss_falls);
     RUN(test_ke_gradients_and_loss_falls);
     RUN(test_nonfinite_stops_before_backward);
-    RUN(test_run_jobs_runs_each_once);
     RUN(test_kc_teachers_side_by_side);
     return ac_test_finish();
 }
