@@ -399,6 +399,49 @@ static void test_batch_invariance(void) {
     }
 }
 
+// weight_turned (the data gradient's kernels read from the forward's weight): the same bits as
+// the turned, transposed copy, for channel counts off the vector width and the gather's
+// blocks, every schedule, ending on the array's last kernels.
+static void test_turned_weights(void) {
+    const struct {
+        int cin, cout;
+    } cases[] = {{12, 20}, {33, 8}, {17, 70}, {16, 5}, {1, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ac_rng r;
+        ac_rng_seed(&r, 900 + k);
+        const int n = 2, cin = cases[k].cin, cout = cases[k].cout, h = 11, w = 14;
+        const size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * h * w;
+        const size_t nw = (size_t)cin * cout * 9;
+        float *x = malloc(nx * 4), *wf = malloc(nw * 4), *wt = malloc(nw * 4);
+        float *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
+        t_fill_uniform(&r, x, nx, -1, 1);
+        t_fill_uniform(&r, wf, nw, -0.2f, 0.2f);  // the forward's weight: (cin, cout, 3, 3)
+        for (int ci = 0; ci < cin; ci++)
+            for (int co = 0; co < cout; co++)
+                for (int j = 0; j < 9; j++)
+                    wt[((size_t)co * cin + ci) * 9 + j] = wf[((size_t)ci * cout + co) * 9 + 8 - j];
+        for (int sched = 0; sched <= 4; sched++) {
+            ac_cpu_wino_force_schedule(sched);
+            ac_fused_conv c = {.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = 3, .kw = 3,
+                               .stride = 1, .pad = 1, .mode = AC_PAD_ZERO, .x = x,
+                               .x_batch = (size_t)cin * h * w, .weight = wt, .y = y0,
+                               .y_batch = (size_t)cout * h * w, .ep = {.scale = 1}};
+            omp_set_num_threads(2);
+            ac_cpu_wino_conv3x3(&c);
+            c.weight = wf;
+            c.weight_turned = true;
+            c.y = y1;
+            ac_cpu_wino_conv3x3(&c);
+            size_t bad = 0;
+            for (size_t i = 0; i < ny; i++) bad += memcmp(&y0[i], &y1[i], 4) != 0;
+            CHECK_MSG(bad == 0, "cin %d cout %d schedule %d: %zu of %zu outputs differ from the turned copy's",
+                      cin, cout, sched, bad, ny);
+        }
+        ac_cpu_wino_force_schedule(0);
+        free(x), free(wf), free(wt), free(y0), free(y1);
+    }
+}
+
 static void test_supported(void) {
     CHECK(ac_cpu_wino_supported(1, 1, 1, AC_PAD_ZERO));
     CHECK(!ac_cpu_wino_supported(1, 1, 0, AC_PAD_ZERO));
@@ -416,5 +459,6 @@ int main(void) {
     RUN(test_strided_deconv);
     RUN(test_weight_grad);
     RUN(test_batch_invariance);
+    RUN(test_turned_weights);
     return ac_test_finish();
 }

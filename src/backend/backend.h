@@ -53,6 +53,9 @@ typedef struct ac_fused_conv {
     const float *x;
     size_t x_batch;
     const float *weight;  // (cout, cin, kh, kw)
+    // 3x3 Winograd only (the data gradient of a 3x3 convolution): weight is laid out
+    // (cin, cout, 3, 3), and kernel (co, ci) is weight[ci][co] turned by 180 degrees.
+    bool weight_turned;
     float *y;
     size_t y_batch;
     ac_conv_epilogue ep;

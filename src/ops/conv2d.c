@@ -11,7 +11,6 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/winograd.h"
-#include "backend/cpu/workspace.h"
 #include "ops/ops.h"
 
 
@@ -39,19 +38,9 @@ void ac_cpu_conv2d_forward(const ac_conv_geom *g, const float *x, const float *w
                             g->cout * ohw);
 }
 
-// wt (cin, cout, 3, 3) = w (cout, cin, 3, 3) with the channels swapped and each kernel turned
-// by 180 degrees, written in order, by all threads (VGG19's 512x512 layers: 2.4 M floats a
-// call, which one thread writing across the rows took about 60 ms a training step for).
-static void flip_weights3x3(const float *w, int cout, int cin, float *wt) {
-#pragma omp parallel for schedule(static) if ((long long)cin * cout > 4096)
-    for (int ci = 0; ci < cin; ci++)
-        for (int co = 0; co < cout; co++)
-            for (int k = 0; k < 9; k++)
-                wt[((size_t)ci * cout + co) * 9 + k] = w[((size_t)co * cin + ci) * 9 + 8 - k];
-}
-
 // dx += the gradient of x for dy. 3x3 stride 1: dx = dy correlated with the kernels turned
-// by 180 degrees and transposed (cin <-> cout) over a 2 - pad border, by Winograd,
+// by 180 degrees and transposed (cin <-> cout) over a 2 - pad border, by Winograd (which reads
+// them so from w: ac_fused_conv.weight_turned),
 // accumulating through the epilogue. Other strides and sizes (not 1x1): the transposed
 // convolution of dy (the direct kernel, the weight read as (cout, cin, kh, kw) = the
 // transposed convolution's (in, out, kh, kw)), output padding to reach x's size. Otherwise
@@ -64,16 +53,13 @@ static void backward_data(const ac_conv_geom *g, const ac_patch_geom *pg, const 
     if (ac_cpu_conv_winograd_backward_on() && g->kh == 3 && g->kw == 3 && g->stride == 1 &&
         g->pad <= 2 &&
         ac_cpu_conv_winograd_fits(3, 3, 1, g->oh, g->ow, 2 - g->pad, AC_PAD_ZERO)) {
-        const size_t n = (size_t)g->cin * g->cout * 9;
-        float *wt = ac_cpu_ws_alloc(n * sizeof(float));
-        flip_weights3x3(w, g->cout, g->cin, wt);
+        // w (cout, cin, 3, 3) read as the turned, transposed kernels (no turned copy)
         ac_fused_conv c = {.n = g->n, .cin = g->cout, .h = g->oh, .w = g->ow, .cout = g->cin,
                            .kh = 3, .kw = 3, .stride = 1, .pad = 2 - g->pad,
-                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = wt,
-                           .y = dx, .y_batch = x_batch,
+                           .mode = AC_PAD_ZERO, .x = dy, .x_batch = g->cout * ohw, .weight = w,
+                           .weight_turned = true, .y = dx, .y_batch = x_batch,
                            .ep = {.scale = 1.0f, .residual = overwrite ? NULL : dx}};
         ac_cpu_wino_conv3x3(&c);
-        ac_cpu_ws_free(wt);
         return;
     }
     const int op = g->h - ((g->oh - 1) * g->stride - 2 * g->pad + g->kh);

@@ -226,8 +226,42 @@ static inline void transform_kernel2(const ac_vf g4[4], ac_vf v[25]) {
 // t[taps (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1),
 // c1 - c0 <= KG, and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are taps (c1 - c0)
 // consecutive floats, read VL at a time for VL output channels and transposed.
+// The same for c->weight_turned: kernel (co, ci) is weight[ci][co] turned by 180 degrees, so
+// the VL kernels (cg .. cg + VL, ci) are 9 VL consecutive floats (cg + k's taps at 9 k,
+// reversed), read VL taps of each at a time and transposed.
+static void gather_turned(const ac_fused_conv *c, int cg, int nk, int c0, int c1,
+                          float t[9 * KG][VL]) {
+    const size_t total = (size_t)c->cin * c->cout * 9;
+    for (int ci = c0; ci < c1; ci++) {
+        const size_t base = ((size_t)ci * c->cout + cg) * 9;
+        for (int f0 = 0; f0 < 9; f0 += VL) {
+            ac_vf r[VL];
+            for (int k = 0; k < VL; k++) {
+                const size_t at = base + 9 * (size_t)k + f0;
+                if (k >= nk) {
+                    r[k] = ac_vsplat(0.0f);
+                } else if (at + VL <= total) {
+                    r[k] = ac_vload(c->weight + at);
+                } else {  // the last kernels of the array: no reading past its end
+                    float tail[VL] = {0};
+                    memcpy(tail, c->weight + at, (total - at) * sizeof(float));
+                    r[k] = ac_vload(tail);
+                }
+            }
+            ac_vtranspose(r);  // r[i][k]: tap f0 + i of kernel k as stored
+            for (int i = 0; i < VL && f0 + i < 9; i++)
+                ac_vstore(t[9 * (ci - c0) + 8 - (f0 + i)], r[i]);
+        }
+    }
+}
+
 static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int c0, int c1,
                            float t[9 * KG][VL]) {
+    if (c->weight_turned) {
+        AC_ASSERT(taps == 9);
+        gather_turned(c, cg, nk, c0, c1, t);
+        return;
+    }
     const int nf = taps * (c1 - c0);
     for (int f0 = 0; f0 < nf; f0 += VL) {
         const int n = AC_MIN(VL, nf - f0);
