@@ -690,11 +690,37 @@ static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
 
 // The items of every schedule go to the threads in long runs of neighbouring blocks (guided),
 // not one at a time: a core then reads a stretch of the input of its own (see direct_conv.c).
-// The 3x3 layers of a 480x640 forward took about 5% less time on two threads.
-static void run_blocked(const plan *p, int threads) {
+// The 3x3 layers of a 480x640 forward took about 5% less time on two threads. But where the
+// items are few (at most 8 a thread) they go one at a time (schedule(dynamic, 1)): guided's
+// first grab is half of them with two threads, and with a handful of items of unequal cost
+// (an image's last, partial block of tiles) the threads then finished far apart. 64->64
+// channels at 56x56 on two threads: 0.43 to 0.31 ms at batch 1, 1.03 to 0.99 ms at batch 3.
+static inline bool few_items(int items, int threads) { return items <= 8 * threads; }
+
+// Item it of run_blocked: its tiles' V, a chunk of input channels at a time, their product
+// with U into M, and the output transform.
+static void blocked_item(const plan *p, int it, float *v, float *m, float *tr, float *tmp) {
     const ac_fused_conv *c = p->c;
-    float *all = alloc_floats(p->thread_floats, (size_t)threads);
     const int per_image = p->nblk * p->ncoc;
+    const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
+    const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
+    const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+    const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+    zero_after_lanes(p, m, nco, nl);
+    for (int k = 0; k < p->nck; k++) {
+        const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+        ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
+                                (size_t)p->vtbs);
+        size_t uxs, ucbs;
+        const float *u = u_chunk(p, NULL, co0, nco, c0, c1, &uxs, &ucbs);
+        multiply(p, u, uxs, ucbs, v, m, c1 - c0, nco, nl, k > 0);
+    }
+    output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
+}
+
+static void run_blocked(const plan *p, int threads) {
+    float *all = alloc_floats(p->thread_floats, (size_t)threads);
+    const bool few = few_items(p->items, threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *v = all + (size_t)omp_get_thread_num() * p->thread_floats;
@@ -703,22 +729,12 @@ static void run_blocked(const plan *p, int threads) {
         // written by the input transform in whole vectors (from those rows) before multiply()
         // reads it, M by multiply(), but for the vector after an item's lanes, zeroed per item.
         memset(tr, 0, (6 * (size_t)TR_ROWLEN + TMP_FLOATS) * sizeof(float));
+        if (few) {
+#pragma omp for schedule(dynamic, 1)
+            for (int it = 0; it < p->items; it++) blocked_item(p, it, v, m, tr, tmp);
+        } else {
 #pragma omp for schedule(guided)
-        for (int it = 0; it < p->items; it++) {
-            const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
-            const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
-            const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
-            const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
-            zero_after_lanes(p, m, nco, nl);
-            for (int k = 0; k < p->nck; k++) {
-                const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-                ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
-                                (size_t)p->vtbs);
-                size_t uxs, ucbs;
-                const float *u = u_chunk(p, NULL, co0, nco, c0, c1, &uxs, &ucbs);
-                multiply(p, u, uxs, ucbs, v, m, c1 - c0, nco, nl, k > 0);
-            }
-            output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
+            for (int it = 0; it < p->items; it++) blocked_item(p, it, v, m, tr, tmp);
         }
     }
     ac_cpu_ws_free(all);
@@ -756,6 +772,25 @@ static void whole_v_chunk(const plan *p, float *tr, float *v, int k) {
                                 (size_t)p->vtbs);
 }
 
+// Item it of run_whole (block of lanes, block of output channels): the product of its lanes
+// of v with U (ub: the chunk of U that it transforms itself, with fuse_u) into M, and the
+// output transform.
+static void whole_item(const plan *p, int it, const float *v, float *m, float *tmp, float *ub) {
+    const ac_fused_conv *c = p->c;
+    const int blk = it / p->ncoc, coc = it % p->ncoc;
+    const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
+    const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
+    const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
+    zero_after_lanes(p, m, nco, nl);
+    for (int k = 0; k < p->nck; k++) {
+        const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
+        size_t uxs, ucbs;
+        const float *u = u_chunk(p, ub, co0, nco, c0, c1, &uxs, &ucbs);
+        multiply(p, u, uxs, ucbs, v + (size_t)c0 * p->vtbs + t0, m, c1 - c0, nco, nl, k > 0);
+    }
+    output_lanes(p, tmp, m, t0, t1, co0, co1);
+}
+
 // V of every tile up front, then the items (block of lanes, block of output channels) as in
 // run_blocked without the input transform.
 static void run_whole(const plan *p, int threads) {
@@ -763,6 +798,7 @@ static void run_whole(const plan *p, int threads) {
     float *v = alloc_floats(p->vxs, (size_t)p->nxi);
     float *all = alloc_floats(p->thread_floats, (size_t)threads);
     const int cch = ceil_div(c->cin, 8);  // chunks of whole_v_chunk
+    const bool few = few_items(p->items, threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         float *m = all + (size_t)omp_get_thread_num() * p->thread_floats;
@@ -773,20 +809,12 @@ static void run_whole(const plan *p, int threads) {
         memset(tr, 0, (6 * (size_t)TR_ROWLEN + TMP_FLOATS) * sizeof(float));
 #pragma omp for schedule(guided)
         for (int k = 0; k < cch; k++) whole_v_chunk(p, tr, v, k);
+        if (few) {
+#pragma omp for schedule(dynamic, 1)
+            for (int it = 0; it < p->items; it++) whole_item(p, it, v, m, tmp, ub);
+        } else {
 #pragma omp for schedule(guided)
-        for (int it = 0; it < p->items; it++) {
-            const int blk = it / p->ncoc, coc = it % p->ncoc;
-            const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
-            const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
-            const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
-            zero_after_lanes(p, m, nco, nl);
-            for (int k = 0; k < p->nck; k++) {
-                const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-                size_t uxs, ucbs;
-                const float *u = u_chunk(p, ub, co0, nco, c0, c1, &uxs, &ucbs);
-                multiply(p, u, uxs, ucbs, v + (size_t)c0 * p->vtbs + t0, m, c1 - c0, nco, nl, k > 0);
-            }
-            output_lanes(p, tmp, m, t0, t1, co0, co1);
+            for (int it = 0; it < p->items; it++) whole_item(p, it, v, m, tmp, ub);
         }
     }
     ac_cpu_ws_free(all);
