@@ -1,7 +1,8 @@
 // test_simd.c: the vector helpers of backend/cpu/simd.h against their scalar definitions, at
 // the vector width this build targets (16, 8 or 4 lanes): the transpose, the lane index and
 // the bounded row load (every start from well before a row to past its end, rows shorter and
-// longer than a vector, reading from a buffer that ends where the row ends) and store.
+// longer than a vector, reading from a buffer that ends where the row ends) and store, and the
+// vectorised sum of absolute differences in double.
 #include "backend/cpu/simd.h"
 #include "testlib.h"
 
@@ -54,10 +55,41 @@ static void store_n(void) {
     }
 }
 
+// ac_sum_absdiff_f64 against its definition: |a - b| in float, lane k of the two running
+// sums taking elements 16 j + k and 16 j + 8 + k, those added lane by lane and then in lane
+// order, then the tail in index order; exactly, for every length up to past two blocks.
+static void sum_absdiff(void) {
+    enum { N = 45 };
+    float a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)((i * 37) % 11) * 0.37f - 1.5f;
+        b[i] = i % 5 == 0 ? a[i] : (float)((i * 13) % 7) * 0.61f - 2.0f;  // some zero differences
+    }
+    a[3] = -0.0f, b[3] = 0.0f;
+    for (int n = 0; n <= N; n++) {
+        double s0[8] = {0}, s1[8] = {0};
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+            for (int k = 0; k < 8; k++) {
+                s0[k] += fabsf(a[i + k] - b[i + k]);
+                s1[k] += fabsf(a[i + 8 + k] - b[i + 8 + k]);
+            }
+        double want = 0;
+        for (int k = 0; k < 8; k++) want += s0[k] + s1[k];
+        for (; i < n; i++) want += fabsf(a[i] - b[i]);
+        const double got = ac_sum_absdiff_f64(a, b, (size_t)n);
+        CHECK_MSG(got == want, "sum_absdiff n %d: %.17g, want %.17g", n, got, want);
+    }
+    float c[16] = {0};
+    c[5] = NAN;
+    CHECK(isnan(ac_sum_absdiff_f64(c, a, 16)));
+}
+
 int main(void) {
     RUN(transpose);
     RUN(iota);
     RUN(load_range);
     RUN(store_n);
+    RUN(sum_absdiff);
     return ac_test_finish();
 }

@@ -5,11 +5,12 @@
 // the whole batch's b with count = B*B*m, so that the ranks' results add up to the mean.
 // With s = g / count:
 //   da[i,k] += s * sum_j sign(a[i,k] - b[j,k]),   db[j,k] -= s * sum_i sign(a[i,k] - b[j,k]),
-// sign(0) = 0; the sign sums are exact integer counts. Work is split over k (chunked_sum.h), so
+// sign(0) = 0; the sign sums are exact integer counts. Work is split over k (chunked_sum.h), each
+// chunk summed pair by pair in the lane order of simd.h (ac_sum_absdiff_f64), so
 // results do not depend on the thread count.
-#include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/simd.h"
 #include "core/chunked_sum.h"
 #include "ops/ops.h"
 
@@ -30,7 +31,7 @@ float ac_cpu_l1_pairwise_forward(int na, int nb, size_t m, const float *a, const
         for (size_t i = 0; i < sa; i++)
             for (size_t j = 0; j < sb; j++) {
                 const float *ai = a + i * m, *bj = b + j * m;
-                for (size_t k = lo; k < hi; k++) s += fabsf(ai[k] - bj[k]);
+                s += ac_sum_absdiff_f64(ai + lo, bj + lo, hi - lo);
             }
         part[c] = s;
     }
