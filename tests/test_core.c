@@ -97,7 +97,8 @@ static void test_inference_drop(void) {
 }
 
 // ac_run_jobs runs every job once, for any count of jobs and threads; the kernels inside a job
-// see its share of the threads (groups of up to P jobs, P / k threads each in a group of k),
+// see its share of the threads (groups of up to P jobs, P / k threads each in a group of k and
+// one more for the first P % k),
 // and the caller's count is unchanged after.
 typedef struct job_log {
     int hits[8], seen[8];
@@ -119,7 +120,7 @@ static void test_run_jobs_runs_each_once(void) {
             for (int i = 0; i < 8; i++) bad += l.hits[i] != (i < n);
             for (int i = 0; i < n; i++) {
                 const int k = AC_MIN(threads, n - i / threads * threads);  // its group's size
-                share += l.seen[i] != AC_MAX(1, threads / k);
+                share += l.seen[i] != AC_MAX(1, threads / k + (i % threads < threads % k));
             }
             CHECK_MSG(bad == 0 && share == 0, "%d threads, %d jobs: %d ran other than once, %d on another share",
                       threads, n, bad, share);

@@ -94,8 +94,10 @@ void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx) {
         }
 #pragma omp parallel num_threads(k)
         {
+            // P / k threads a job, and the first P % k jobs one more (when each job has a
+            // thread of the team to itself)
             const int t = omp_get_thread_num(), team = omp_get_num_threads();
-            omp_set_num_threads(AC_MAX(1, P / k));
+            omp_set_num_threads(AC_MAX(1, P / k + (team == k && t < P % k)));
             for (int j = t; j < k; j += team) job(ctx, i0 + j);
         }
         i0 += k;
