@@ -699,23 +699,37 @@ static inline bool few_items(int items, int threads) { return items <= 8 * threa
 
 // Item it of run_blocked: its tiles' V, a chunk of input channels at a time, their product
 // with U into M, and the output transform.
+// The tiles [t0, t1) and output channels [co0, co1) of block of tiles blk and block of output
+// channels coc; nco: co1 - co0 rounded up to CB, nl: vectors of lanes.
+typedef struct item_span {
+    int t0, t1, co0, co1, nco, nl;
+} item_span;
+
+static item_span item_at(const plan *p, int blk, int coc) {
+    item_span s;
+    s.t0 = blk * p->tb;
+    s.t1 = AC_MIN(p->lanes, s.t0 + p->tb);
+    s.co0 = coc * p->cok;
+    s.co1 = AC_MIN(p->c->cout, s.co0 + p->cok);
+    s.nco = ceil_div(s.co1 - s.co0, CB) * CB;
+    s.nl = ceil_div(s.t1 - s.t0, VL);
+    return s;
+}
+
 static void blocked_item(const plan *p, int it, float *v, float *m, float *tr, float *tmp) {
     const ac_fused_conv *c = p->c;
-    const int per_image = p->nblk * p->ncoc;
-    const int n = it / per_image, blk = (it % per_image) / p->ncoc, coc = it % p->ncoc;
-    const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
-    const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
-    const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
-    zero_after_lanes(p, m, nco, nl);
+    const int per_image = p->nblk * p->ncoc, n = it / per_image;
+    const item_span s = item_at(p, (it % per_image) / p->ncoc, it % p->ncoc);
+    zero_after_lanes(p, m, s.nco, s.nl);
     for (int k = 0; k < p->nck; k++) {
         const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
-        ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, t0, t1, c0, c1, v, p->vxs,
-                                (size_t)p->vtbs);
+        ac_wino_input_transform(p, tr, c->x + (size_t)n * c->x_batch, s.t0, s.t1, c0, c1, v,
+                                p->vxs, (size_t)p->vtbs);
         size_t uxs, ucbs;
-        const float *u = u_chunk(p, NULL, co0, nco, c0, c1, &uxs, &ucbs);
-        multiply(p, u, uxs, ucbs, v, m, c1 - c0, nco, nl, k > 0);
+        const float *u = u_chunk(p, NULL, s.co0, s.nco, c0, c1, &uxs, &ucbs);
+        multiply(p, u, uxs, ucbs, v, m, c1 - c0, s.nco, s.nl, k > 0);
     }
-    output_transform(p, tmp, m, (size_t)p->tbs, n, t0, t1, co0, co1);
+    output_transform(p, tmp, m, (size_t)p->tbs, n, s.t0, s.t1, s.co0, s.co1);
 }
 
 static void run_blocked(const plan *p, int threads) {
@@ -777,18 +791,15 @@ static void whole_v_chunk(const plan *p, float *tr, float *v, int k) {
 // output transform.
 static void whole_item(const plan *p, int it, const float *v, float *m, float *tmp, float *ub) {
     const ac_fused_conv *c = p->c;
-    const int blk = it / p->ncoc, coc = it % p->ncoc;
-    const int t0 = blk * p->tb, t1 = AC_MIN(p->lanes, t0 + p->tb);
-    const int co0 = coc * p->cok, co1 = AC_MIN(c->cout, co0 + p->cok);
-    const int nco = ceil_div(co1 - co0, CB) * CB, nl = ceil_div(t1 - t0, VL);
-    zero_after_lanes(p, m, nco, nl);
+    const item_span s = item_at(p, it / p->ncoc, it % p->ncoc);
+    zero_after_lanes(p, m, s.nco, s.nl);
     for (int k = 0; k < p->nck; k++) {
         const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
         size_t uxs, ucbs;
-        const float *u = u_chunk(p, ub, co0, nco, c0, c1, &uxs, &ucbs);
-        multiply(p, u, uxs, ucbs, v + (size_t)c0 * p->vtbs + t0, m, c1 - c0, nco, nl, k > 0);
+        const float *u = u_chunk(p, ub, s.co0, s.nco, c0, c1, &uxs, &ucbs);
+        multiply(p, u, uxs, ucbs, v + (size_t)c0 * p->vtbs + s.t0, m, c1 - c0, s.nco, s.nl, k > 0);
     }
-    output_lanes(p, tmp, m, t0, t1, co0, co1);
+    output_lanes(p, tmp, m, s.t0, s.t1, s.co0, s.co1);
 }
 
 // V of every tile up front, then the items (block of lanes, block of output channels) as in
