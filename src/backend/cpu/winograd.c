@@ -223,10 +223,7 @@ static inline void transform_kernel2(const ac_vf g4[4], ac_vf v[25]) {
 
 #define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
 
-// t[taps (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1),
-// c1 - c0 <= KG, and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are taps (c1 - c0)
-// consecutive floats, read VL at a time for VL output channels and transposed.
-// The same for c->weight_turned: kernel (co, ci) is weight[ci][co] turned by 180 degrees, so
+// gather_kernels for c->weight_turned: kernel (co, ci) is weight[ci][co] turned by 180 degrees, so
 // the VL kernels (cg .. cg + VL, ci) are 9 VL consecutive floats (cg + k's taps at 9 k,
 // reversed), read VL taps of each at a time and transposed.
 static void gather_turned(const ac_fused_conv *c, int cg, int nk, int c0, int c1,
@@ -255,6 +252,9 @@ static void gather_turned(const ac_fused_conv *c, int cg, int nk, int c0, int c1
     }
 }
 
+// t[taps (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1),
+// c1 - c0 <= KG, and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are taps (c1 - c0)
+// consecutive floats, read VL at a time for VL output channels and transposed.
 static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int c0, int c1,
                            float t[9 * KG][VL]) {
     if (c->weight_turned) {
@@ -697,8 +697,6 @@ static void zero_after_lanes(const plan *p, float *m, int nco, int nl) {
 // channels at 56x56 on two threads: 0.43 to 0.31 ms at batch 1, 1.03 to 0.99 ms at batch 3.
 static inline bool few_items(int items, int threads) { return items <= 8 * threads; }
 
-// Item it of run_blocked: its tiles' V, a chunk of input channels at a time, their product
-// with U into M, and the output transform.
 // The tiles [t0, t1) and output channels [co0, co1) of block of tiles blk and block of output
 // channels coc; nco: co1 - co0 rounded up to CB, nl: vectors of lanes.
 typedef struct item_span {
@@ -716,6 +714,8 @@ static item_span item_at(const plan *p, int blk, int coc) {
     return s;
 }
 
+// Item it of run_blocked: its tiles' V, a chunk of input channels at a time, their product
+// with U into M, and the output transform.
 static void blocked_item(const plan *p, int it, float *v, float *m, float *tr, float *tmp) {
     const ac_fused_conv *c = p->c;
     const int per_image = p->nblk * p->ncoc, n = it / per_image;
