@@ -28,7 +28,8 @@
 //     time, into its cache (fuse_u), so U never goes out to memory.
 // All run the same arithmetic for every tile, and U's values do not depend on who computes
 // them, so results do not depend on the schedule, on the other images of a batch or on the
-// thread count. Otherwise U is computed once per call.
+// thread count. Otherwise U is computed once per call. The weight transform itself is in
+// winograd_weights.c.
 #include "backend/cpu/winograd.h"
 #include "backend/cpu/winograd_internal.h"
 
@@ -162,209 +163,6 @@ static void make_plan(plan *p, const ac_fused_conv *c, int threads) {
     p->u_floats = p->fuse_u ? (size_t)p->nxi * ((size_t)p->cok * p->ck + 16) : 0;
     p->thread_floats =
         p->v_floats + p->m_floats + p->u_floats + 6 * (size_t)TR_ROWLEN + TMP_FLOATS;
-}
-
-// ---------------------------------------------------------------- weights
-
-// o = G g for the 3 taps g of one kernel row or column, VL output channels at a time.
-static inline void g3(const ac_vf g[3], ac_vf o[6]) {
-    const ac_vf s = g[0] + g[2];
-    o[0] = g[0] * 0.25f;
-    o[1] = (s + g[1]) * (-1.0f / 6.0f);
-    o[2] = (s - g[1]) * (-1.0f / 6.0f);
-    const ac_vf a = g[0] * (1.0f / 24.0f) + g[2] * (1.0f / 6.0f), b = g[1] * (1.0f / 12.0f);
-    o[3] = a + b;
-    o[4] = a - b;
-    o[5] = g[2];
-}
-
-#define WCHUNK 32  // input channels per piece of the whole weight transform
-
-// v[xi] = (G g G^T)[xi] for the 3x3 taps g[3 a + b], lane by lane.
-static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
-    ac_vf t[6][3];
-    for (int b = 0; b < 3; b++) {  // down the columns: t[i][b] = sum_a G[i][a] g[a][b]
-        ac_vf col[3] = {g9[b], g9[3 + b], g9[6 + b]}, o[6];
-        g3(col, o);
-        for (int i = 0; i < 6; i++) t[i][b] = o[i];
-    }
-    for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
-}
-
-// o = G g for the 2 taps g of a 2x2 kernel's row or column (F(4x4, 2x2)):
-//   G = [1/2 0; -1/2 -1/2; -1/6 1/6; 1/6 1/3; 0 1]
-static inline void g2(const ac_vf g[2], ac_vf o[5]) {
-    o[0] = g[0] * 0.5f;
-    o[1] = (g[0] + g[1]) * -0.5f;
-    o[2] = (g[1] - g[0]) * (1.0f / 6.0f);
-    o[3] = (g[0] + g[1] * 2.0f) * (1.0f / 6.0f);
-    o[4] = g[1];
-}
-
-// v[xi] = (G g G^T)[xi] for the 2x2 taps g[2 a + b], lane by lane.
-static inline void transform_kernel2(const ac_vf g4[4], ac_vf v[25]) {
-    ac_vf t[5][2];
-    for (int b = 0; b < 2; b++) {
-        ac_vf col[2] = {g4[b], g4[2 + b]}, o[5];
-        g2(col, o);
-        for (int i = 0; i < 5; i++) t[i][b] = o[i];
-    }
-    for (int i = 0; i < 5; i++) g2(t[i], v + 5 * i);
-}
-
-// The first halves of two vectors, side by side; the second halves.
-#if AC_VL == 16
-#define MASK_LO_HALVES {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
-#define MASK_HI_HALVES {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}
-#elif AC_VL == 8
-#define MASK_LO_HALVES {0, 1, 2, 3, 8, 9, 10, 11}
-#define MASK_HI_HALVES {4, 5, 6, 7, 12, 13, 14, 15}
-#endif
-
-#define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
-
-// gather_kernels for c->weight_turned: kernel (co, ci) is weight[ci][co] turned by 180 degrees, so
-// the VL kernels (cg .. cg + VL, ci) are 9 VL consecutive floats (cg + k's taps at 9 k,
-// reversed), read VL taps of each at a time and transposed.
-static void gather_turned(const ac_fused_conv *c, int cg, int nk, int c0, int c1,
-                          float t[9 * KG][VL]) {
-    const size_t total = (size_t)c->cin * c->cout * 9;
-    for (int ci = c0; ci < c1; ci++) {
-        const size_t base = ((size_t)ci * c->cout + cg) * 9;
-        for (int f0 = 0; f0 < 9; f0 += VL) {
-            ac_vf r[VL];
-            for (int k = 0; k < VL; k++) {
-                const size_t at = base + 9 * (size_t)k + f0;
-                if (k >= nk) {
-                    r[k] = ac_vsplat(0.0f);
-                } else if (at + VL <= total) {
-                    r[k] = ac_vload(c->weight + at);
-                } else {  // the last kernels of the array: no reading past its end
-                    float tail[VL] = {0};
-                    memcpy(tail, c->weight + at, (total - at) * sizeof(float));
-                    r[k] = ac_vload(tail);
-                }
-            }
-            ac_vtranspose(r);  // r[i][k]: tap f0 + i of kernel k as stored
-            for (int i = 0; i < VL && f0 + i < 9; i++)
-                ac_vstore(t[9 * (ci - c0) + 8 - (f0 + i)], r[i]);
-        }
-    }
-}
-
-// t[taps (ci - c0) + j][k] = tap j of the kernel (cg + k, ci) for ci in [c0, c1),
-// c1 - c0 <= KG, and k < nk (zero past it): the kernels (cg + k, c0 .. c1) are taps (c1 - c0)
-// consecutive floats, read VL at a time for VL output channels and transposed.
-static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int c0, int c1,
-                           float t[9 * KG][VL]) {
-    if (c->weight_turned) {
-        AC_ASSERT(taps == 9);
-        gather_turned(c, cg, nk, c0, c1, t);
-        return;
-    }
-    const int nf = taps * (c1 - c0);
-    for (int f0 = 0; f0 < nf; f0 += VL) {
-        const int n = AC_MIN(VL, nf - f0);
-        ac_vf r[VL];
-        for (int k = 0; k < VL; k++) {
-            if (k >= nk) {
-                r[k] = ac_vsplat(0.0f);
-                continue;
-            }
-            const float *src = c->weight + ((size_t)(cg + k) * c->cin + c0) * taps + f0;
-            if (n == VL) {
-                r[k] = ac_vload(src);
-            } else {
-                float tail[VL] = {0};
-                memcpy(tail, src, (size_t)n * sizeof(float));
-                r[k] = ac_vload(tail);
-            }
-        }
-        ac_vtranspose(r);
-        for (int i = 0; i < VL; i++) ac_vstore(t[f0 + i], r[i]);
-    }
-}
-
-// v[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel per
-// lane).
-static inline void transform_gathered(int r, const float t[9][VL], ac_vf v[NXI]) {
-    ac_vf g9[9];
-    for (int j = 0; j < r * r; j++) g9[j] = ac_vload(t[j]);
-    if (r == 3) transform_kernel(g9, v);
-    else transform_kernel2(g9, v);
-}
-
-// U = (G g G^T)[xi] of the kernels (co, ci) for output channels [co0, co0 + nco) (nco a
-// multiple of CB; zero past cout) and input channels [c0, c1):
-// u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
-static void transform_weight_block(const plan *p, int co0, int nco, int c0, int c1, float *u,
-                                   size_t uxs, size_t ucbs) {
-    const ac_fused_conv *c = p->c;
-    const int r = p->r, taps = r * r, nxi = p->nxi;
-    for (int cg = co0; cg < co0 + nco; cg += VL) {
-        const int nk = AC_MIN(VL, c->cout - cg), nw = AC_MIN(VL, co0 + nco - cg);
-        for (int g0 = c0; g0 < c1; g0 += KG) {
-            const int g1 = AC_MIN(c1, g0 + KG);
-            float t[9 * KG][VL];
-            gather_kernels(c, taps, cg, nk, g0, g1, t);
-            int ci = g0;
-#if AC_VL == 2 * CB
-            // Two input channels at a time: their CB-runs of one block of output channels are
-            // adjacent in U, so each block gets one whole vector (one store instead of two).
-            for (; ci + 2 <= g1; ci += 2) {
-                ac_vf v0[NXI], v1[NXI];
-                transform_gathered(r, t + taps * (ci - g0), v0);
-                transform_gathered(r, t + taps * (ci + 1 - g0), v1);
-                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < nxi; xi++) {
-                    ac_vstore(dst + xi * uxs, __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_LO_HALVES));
-                    if (nw > CB)
-                        ac_vstore(dst + xi * uxs + ucbs,
-                                  __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_HI_HALVES));
-                }
-            }
-#endif
-            for (; ci < g1; ci++) {
-                ac_vf v[NXI];
-                transform_gathered(r, t + taps * (ci - g0), v);
-                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < nxi; xi++) {
-                    float lanes[VL];
-                    ac_vstore(lanes, v[xi]);
-                    for (int k = 0; k < nw; k += CB)
-                        memcpy(dst + xi * uxs + (size_t)k / CB * ucbs, lanes + k, CB * sizeof(float));
-                }
-            }
-        }
-    }
-}
-
-// Where the block of output channels co0.. and input channels c0.. of the call's whole U
-// ([xi][cb][ci][k] for co = cb CB + k) starts, and its strides. U's transformed positions lie
-// an odd number of cache lines apart (odd_lines): the weight transform stores a kernel's
-// 36 positions at once, and at a power of two apart (64 KB for 128 x 128 channels) those
-// stores all went to one set of the L1 cache.
-static float *whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *ucbs) {
-    const int cin = p->c->cin;
-    *ucbs = (size_t)cin * CB;
-    *uxs = odd_lines((size_t)p->ncb, (int)*ucbs);
-    return p->u + ((size_t)(co0 / CB) * cin + c0) * CB;
-}
-
-// The call's whole U, by pieces of VL output channels and WCHUNK input channels.
-static void transform_weights(plan *p) {
-    const ac_fused_conv *c = p->c;
-    const int cin = c->cin, cout_p = p->ncb * CB;
-    const size_t n = (size_t)p->nxi * odd_lines((size_t)p->ncb, cin * CB);
-    p->u = ac_cpu_ws_alloc(n * sizeof(float));
-    const int groups = ceil_div(cout_p, VL), pieces = ceil_div(cin, WCHUNK);
-#pragma omp parallel for schedule(guided) if (n > 65536)
-    for (int it = 0; it < groups * pieces; it++) {
-        const int cg = (it / pieces) * VL, c0 = (it % pieces) * WCHUNK;
-        size_t uxs, ucbs;
-        float *u = whole_u_at(p, cg, c0, &uxs, &ucbs);
-        transform_weight_block(p, cg, AC_MIN(VL, cout_p - cg), c0, AC_MIN(cin, c0 + WCHUNK), u, uxs, ucbs);
-    }
 }
 
 // ---------------------------------------------------------------- input transform
@@ -568,11 +366,11 @@ static const float *u_chunk(const plan *p, float *ub, int co0, int nco, int c0, 
                             size_t *uxs, size_t *ucbs) {
     if (p->fuse_u) {
         *ucbs = (size_t)(c1 - c0) * CB;
-        *uxs = odd_lines((size_t)(nco / CB), (int)*ucbs);  // (see whole_u_at)
-        transform_weight_block(p, co0, nco, c0, c1, ub, *uxs, *ucbs);
+        *uxs = odd_lines((size_t)(nco / CB), (int)*ucbs);  // (see ac_wino_whole_u_at)
+        ac_wino_transform_weight_block(p, co0, nco, c0, c1, ub, *uxs, *ucbs);
         return ub;
     }
-    return whole_u_at(p, co0, c0, uxs, ucbs);
+    return ac_wino_whole_u_at(p, co0, c0, uxs, ucbs);
 }
 
 // ---------------------------------------------------------------- output transform
@@ -866,7 +664,7 @@ static void run_whole_xi(const plan *p, int threads) {
                 for (int k = 0; k < p->nck; k++) {
                     const int c0 = k * p->ck, c1 = AC_MIN(c->cin, c0 + p->ck);
                     size_t uxs, ucbs;
-                    const float *u = whole_u_at(p, co0, c0, &uxs, &ucbs);
+                    const float *u = ac_wino_whole_u_at(p, co0, c0, &uxs, &ucbs);
                     multiply_xi(&q, xi, u, uxs, ucbs, v + (size_t)c0 * q.vtbs + t0, mc + t0,
                                 c1 - c0, nco, nl, k > 0);
                 }
@@ -901,7 +699,7 @@ static void wino_conv(const ac_fused_conv *c, const wino_phases *ph, const wino_
         p.interleave = true;
         p.yi = *yi;
     }
-    if (!p.fuse_u) transform_weights(&p);
+    if (!p.fuse_u) ac_wino_transform_weights(&p);
     if (p.xi_major) run_whole_xi(&p, threads);
     else if (p.whole) run_whole(&p, threads);
     else run_blocked(&p, threads);

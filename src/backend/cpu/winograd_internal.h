@@ -199,6 +199,19 @@ static inline int map_coord(int v, int n, int pad, ac_pad_mode mode) {
 void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, int t1, int c0,
                              int c1, float *v, size_t vxs, size_t tbs);
 
+// ---------------------------------------------------------------- weights (winograd_weights.c)
+
+// U = (G g G^T)[xi] of the kernels (co, ci) for output channels [co0, co0 + nco) (nco a
+// multiple of CB; zero past cout) and input channels [c0, c1):
+// u[xi uxs + (co - co0) / CB ucbs + (ci - c0) CB + co % CB].
+void ac_wino_transform_weight_block(const plan *p, int co0, int nco, int c0, int c1, float *u,
+                                    size_t uxs, size_t ucbs);
+// The call's whole U into p->u (a workspace the caller frees).
+void ac_wino_transform_weights(plan *p);
+// Where the block of output channels co0.. and input channels c0.. of p->u starts, and its
+// strides.
+float *ac_wino_whole_u_at(const plan *p, int co0, int c0, size_t *uxs, size_t *ucbs);
+
 // ---------------------------------------------------------------- output
 
 // Output channel co of image n (planes of oplane floats): where it goes, its skips (NULL
