@@ -18,8 +18,8 @@
 # Environment: SKIP_STEPS=1 leaves out the training steps, SKIP_RESTORE=1 the restores and
 # forwards (parts 1 and 2); PYTHON (default /usr/bin/python3).
 # Each side runs OpenMP as its program does when the user sets nothing: allclear with the
-# passive wait policy and a short spin (OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000, what
-# src/cli/main.c chooses; AC_OMP_WAIT_POLICY and AC_GOMP_SPINCOUNT override), PyTorch with
+# passive wait policy and a short spin (OMP_WAIT_POLICY=PASSIVE and GOMP_SPINCOUNT, read from
+# src/cli/main.c's AC_OMP_SPIN_COUNT; AC_OMP_WAIT_POLICY and AC_GOMP_SPINCOUNT override), PyTorch with
 # libgomp's default (spin for about 300000 pauses, then sleep; TORCH_OMP_WAIT_POLICY and
 # TORCH_GOMP_SPINCOUNT set it, e.g. PASSIVE and 0 for the comparisons of earlier sessions).
 # OPENBLAS_NUM_THREADS (default 1 for both, as the allclear program runs: OpenBLAS's idle
@@ -31,7 +31,9 @@ ROUNDS=${2:-3}
 PY=${PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 unset OMP_WAIT_POLICY GOMP_SPINCOUNT
-AC_ENV=(env OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-3000}")
+# the spin count the allclear program chooses, read from where it is set
+AC_SPIN=$(sed -n 's/^#define AC_OMP_SPIN_COUNT "\([0-9]*\)".*/\1/p' src/cli/main.c)
+AC_ENV=(env OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-${AC_SPIN:?not found in src/cli/main.c}}")
 TORCH_ENV=(env)
 [ -n "${TORCH_OMP_WAIT_POLICY:-}" ] && TORCH_ENV+=(OMP_WAIT_POLICY="$TORCH_OMP_WAIT_POLICY")
 [ -n "${TORCH_GOMP_SPINCOUNT:-}" ] && TORCH_ENV+=(GOMP_SPINCOUNT="$TORCH_GOMP_SPINCOUNT")

@@ -16,13 +16,15 @@ PY=/usr/bin/python3
 # bench/run_perf.sh: AC_OMP_WAIT_POLICY, AC_GOMP_SPINCOUNT, TORCH_OMP_WAIT_POLICY.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 unset OMP_WAIT_POLICY GOMP_SPINCOUNT
+AC_SPIN=$(sed -n 's/^#define AC_OMP_SPIN_COUNT "\([0-9]*\)".*/\1/p' "$HERE/../src/cli/main.c")
+: "${AC_SPIN:?AC_OMP_SPIN_COUNT not found in src/cli/main.c}"
 have_torch=0
 "$PY" -c "import torch" 2>/dev/null && have_torch=1
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for r in $(seq "$ROUNDS"); do
     echo "== round $r"
-    OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-3000}" \
+    OMP_WAIT_POLICY="${AC_OMP_WAIT_POLICY:-PASSIVE}" GOMP_SPINCOUNT="${AC_GOMP_SPINCOUNT:-$AC_SPIN}" \
         "$BUILD/bench_restore" --threads "$THREADS" --reps 3 | tee -a "$results"
     if [ $have_torch = 1 ]; then
         env ${TORCH_OMP_WAIT_POLICY:+OMP_WAIT_POLICY="$TORCH_OMP_WAIT_POLICY"} "$PY" "$HERE/restore_torch.py" --threads "$THREADS" --reps 3 | tee -a "$results"

@@ -164,8 +164,9 @@ int ac_get_threads(void);
 // Runs job(ctx, i) for every i in [0, n), in groups of P = ac_get_threads() jobs in order of
 // i: the jobs of a group of k run side by side, P / k threads each and the first P % k of them
 // one more (the kernels they call see only that share), so with 2 threads and 3 jobs, jobs 0
-// and 1 on one thread each, then job 2 on both; with 3 threads and 2 jobs, 2 and 1. For independent pieces of work that scale poorly over threads on their own (a small
-// image through a network); jobs must not share a graph. Results are those of running the
+// and 1 on one thread each, then job 2 on both; with 3 threads and 2 jobs, 2 and 1. For
+// independent pieces of work that scale poorly over threads on their own (a small image
+// through a network); jobs must not share a graph. Results are those of running the
 // jobs one after another wherever the kernels' results do not depend on the thread count
 // (true of every forward kernel).
 void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx);

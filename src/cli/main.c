@@ -44,7 +44,8 @@ static void usage(FILE *f) {  // --help
 // though allclear only ever calls OpenBLAS single-threaded from within its own OpenMP work.
 // Both libraries read their settings once, when they load, so when the user has chosen none
 // of them we choose the passive policy with the short spin and one OpenBLAS thread, and start
-// the program again (same process, same arguments). bench/run_perf.sh runs the benchmarks
+// the program again (same process, same arguments). bench/run_perf.sh and
+// bench/run_restore_bench.sh read AC_OMP_SPIN_COUNT from here and run the benchmarks
 // the same way.
 #define AC_OMP_SPIN_COUNT "3000"
 

@@ -81,7 +81,7 @@ void ac_set_threads(int n) {
 int ac_get_threads(void) { return ac_threads > 0 ? ac_threads : omp_get_max_threads(); }
 
 // Groups of up to P jobs; in a group of k, thread t of the team runs jobs t, t + team, ...
-// with P / k threads of its own (nthreads-var is per task: the kernels' own regions inside a
+// with its share of the threads (nthreads-var is per task: the kernels' own regions inside a
 // job take that many). A team smaller than asked for still runs every job of its group.
 void ac_run_jobs(int n, void (*job)(void *ctx, int i), void *ctx) {
     AC_ASSERT(n >= 0 && job);
