@@ -311,30 +311,35 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
 
 // m[r][j] (+)= sum_c u[c][r] v[c][j], r < CB, j < nv vectors; u: (k, CB), v and m: rows of
 // stride vs / ms floats.
-#define DEFINE_MICRO(name, nv)                                                               \
+#define UNROLL _Pragma("GCC unroll 8")
+#define DEFINE_MICRO(name, nv, add)                                                          \
     static inline void name(int k, const float *u, const float *v, size_t vs, float *m,     \
-                            size_t ms, bool add) {                                           \
+                            size_t ms) {                                                     \
         ac_vf a[CB][nv];                                                                     \
-        for (int r = 0; r < CB; r++)                                                         \
-            for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL)       \
-                                                       : ac_vsplat(0.0f);                    \
-        for (int c = 0; c < k; c++) {                                                        \
+        UNROLL for (int r = 0; r < CB; r++)                                                  \
+            UNROLL for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL) \
+                                                              : ac_vsplat(0.0f);             \
+        int c = 0;                                                                           \
+        do {                                                                                 \
             ac_vf x[nv];                                                                     \
-            for (int j = 0; j < nv; j++) {                                                   \
+            UNROLL for (int j = 0; j < nv; j++) {                                            \
                 x[j] = ac_vload(v + c * vs + j * VL);                                        \
                 ac_vpin(x[j]); /* loaded once, used CB times */                              \
             }                                                                                \
-            for (int r = 0; r < CB; r++) {                                                   \
+            UNROLL for (int r = 0; r < CB; r++) {                                            \
                 const ac_vf b = ac_vsplat(u[c * CB + r]);                                    \
-                for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);            \
+                UNROLL for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);     \
             }                                                                                \
-        }                                                                                    \
-        for (int r = 0; r < CB; r++)                                                         \
-            for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);            \
+        } while (++c < k);                                                                   \
+        UNROLL for (int r = 0; r < CB; r++)                                                  \
+            UNROLL for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);     \
     }
-DEFINE_MICRO(micro_3, 3)
-DEFINE_MICRO(micro_2, 2)
-DEFINE_MICRO(micro_1, 1)
+DEFINE_MICRO(micro_3, 3, false)
+DEFINE_MICRO(micro_2, 2, false)
+DEFINE_MICRO(micro_1, 1, false)
+DEFINE_MICRO(micro_3_add, 3, true)
+DEFINE_MICRO(micro_2_add, 2, true)
+DEFINE_MICRO(micro_1_add, 1, true)
 
 // M[co - co0][xi][lane] (+)= sum over k input channels of U V, for nco output channels (a
 // multiple of CB) and nl vectors of lanes. u: U at the first output channel and input channel
@@ -343,15 +348,22 @@ DEFINE_MICRO(micro_1, 1)
 // p->tbs lanes, p->mcs floats per output channel).
 static void multiply_xi(const plan *p, int xi, const float *u, size_t uxs, size_t ucbs,
                         const float *vs, float *ms, int k, int nco, int nl, bool add) {
+    AC_ASSERT(k > 0);  // the micro-kernels run at least one input channel
     const size_t vt = (size_t)p->vtbs, mt = (size_t)p->tbs;
     const float *v = vs + (size_t)xi * p->vxs;
     for (int b = 0; b < nco / CB; b++) {
         const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
         float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
         int l = 0;
-        for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
-        for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
-        for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs, add);
+        if (add) {
+            for (; l + 3 <= nl; l += 3) micro_3_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+            for (; l + 2 <= nl; l += 2) micro_2_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+            for (; l < nl; l++) micro_1_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+        } else {
+            for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+            for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+            for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+        }
     }
 }
 
