@@ -68,20 +68,23 @@ static int min_grab(int ncb, long long units, int T) {
 #define PREFETCH_LEVEL 3
 static inline void tap_kernel(int ntap, const float *src, const ptrdiff_t *off, const float *w,
                               ac_vf acc[CB][NV], bool prefetch) {
-    for (int r = 0; r < CB; r++)
-        for (int v = 0; v < NV; v++) acc[r][v] = ac_vsplat(0.0f);
-    for (int t = 0; t < ntap; t++) {
+    // Unrolled and at least one tap (no path around the loop): the accumulators stay in
+    // registers, where a rolled loop left GCC moving all of them through the stack.
+    AC_UNROLL for (int r = 0; r < CB; r++)
+        AC_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = ac_vsplat(0.0f);
+    int t = 0;
+    do {
         const float *p = src + off[t];
         if (prefetch)
-            for (int v = 0; v < NV; v++)
+            AC_UNROLL for (int v = 0; v < NV; v++)
                 __builtin_prefetch(p + PREFETCH_AHEAD + v * VL, 0, PREFETCH_LEVEL);
         ac_vf x[NV];
-        for (int v = 0; v < NV; v++) x[v] = ac_vload(p + v * VL);
-        for (int r = 0; r < CB; r++) {
+        AC_UNROLL for (int v = 0; v < NV; v++) x[v] = ac_vload(p + v * VL);
+        AC_UNROLL for (int r = 0; r < CB; r++) {
             const ac_vf b = ac_vsplat(w[t * CB + r]);
-            for (int v = 0; v < NV; v++) acc[r][v] = ac_vfma(b, x[v], acc[r][v]);
+            AC_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = ac_vfma(b, x[v], acc[r][v]);
         }
-    }
+    } while (++t < ntap);
 }
 
 // One grid of lanes: the source of one image, its taps, and where the lanes go.
@@ -117,6 +120,7 @@ static skips skips_at(const ac_conv_epilogue *ep, size_t off) {
 // `scratch` holds ntap (NVL + 2) floats.
 static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, float *out,
                      size_t ostride, float *scratch) {
+    AC_ASSERT(d->ntap > 0);
     ac_vf acc[CB][NV];
     const float *wp = d->wp + (size_t)cb * d->ntap * CB;
     if ((size_t)(j0 + d->max_off + NVL) <= d->avail) {
@@ -136,9 +140,10 @@ static int lanes_out(const grid *d, int cb, long j0, const ac_fused_conv *c, flo
     }
     const ac_conv_epilogue *ep = &c->ep;
     const int nco = AC_MIN(CB, c->cout - cb * CB);
-    for (int r = 0; r < nco; r++) {
+    AC_UNROLL for (int r = 0; r < CB; r++) {
+        if (r == nco) break;
         const ac_vf bias = ac_vsplat(ep->bias ? ep->bias[cb * CB + r] : 0.0f);
-        for (int v = 0; v < NV; v++)
+        AC_UNROLL for (int v = 0; v < NV; v++)
             ac_vstore(out + r * ostride + v * VL, ac_ep_activate_v(ep, acc[r][v] + bias));
     }
     return nco;

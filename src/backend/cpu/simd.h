@@ -54,6 +54,15 @@ static inline ac_vf ac_vsplat(float s) {
 #define ac_vpin(v) ((void)0)
 #endif
 
+// Unroll the next (short, constant-count) loop before GCC decides where its vectors live. A
+// register block of accumulators indexed in rolled loops can stay a stack array, moved
+// through memory before and after the kernel's main loop.
+#if defined(__GNUC__) && !defined(__clang__)
+#define AC_UNROLL _Pragma("GCC unroll 16")
+#else
+#define AC_UNROLL
+#endif
+
 // a * b + c
 static inline ac_vf ac_vfma(ac_vf a, ac_vf b, ac_vf c) {
 #if defined(__AVX512F__)

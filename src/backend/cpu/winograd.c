@@ -311,28 +311,27 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
 
 // m[r][j] (+)= sum_c u[c][r] v[c][j], r < CB, j < nv vectors; u: (k, CB), v and m: rows of
 // stride vs / ms floats.
-#define UNROLL _Pragma("GCC unroll 8")
 #define DEFINE_MICRO(name, nv, add)                                                          \
     static inline void name(int k, const float *u, const float *v, size_t vs, float *m,     \
                             size_t ms) {                                                     \
         ac_vf a[CB][nv];                                                                     \
-        UNROLL for (int r = 0; r < CB; r++)                                                  \
-            UNROLL for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL) \
+        AC_UNROLL for (int r = 0; r < CB; r++)                                                  \
+            AC_UNROLL for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL) \
                                                               : ac_vsplat(0.0f);             \
         int c = 0;                                                                           \
         do {                                                                                 \
             ac_vf x[nv];                                                                     \
-            UNROLL for (int j = 0; j < nv; j++) {                                            \
+            AC_UNROLL for (int j = 0; j < nv; j++) {                                            \
                 x[j] = ac_vload(v + c * vs + j * VL);                                        \
                 ac_vpin(x[j]); /* loaded once, used CB times */                              \
             }                                                                                \
-            UNROLL for (int r = 0; r < CB; r++) {                                            \
+            AC_UNROLL for (int r = 0; r < CB; r++) {                                            \
                 const ac_vf b = ac_vsplat(u[c * CB + r]);                                    \
-                UNROLL for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);     \
+                AC_UNROLL for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);     \
             }                                                                                \
         } while (++c < k);                                                                   \
-        UNROLL for (int r = 0; r < CB; r++)                                                  \
-            UNROLL for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);     \
+        AC_UNROLL for (int r = 0; r < CB; r++)                                                  \
+            AC_UNROLL for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);     \
     }
 DEFINE_MICRO(micro_3, 3, false)
 DEFINE_MICRO(micro_2, 2, false)
