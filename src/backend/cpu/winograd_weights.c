@@ -21,17 +21,6 @@ static inline void g3(const ac_vf g[3], ac_vf o[6]) {
 
 #define WCHUNK 32  // input channels per piece of the whole weight transform
 
-// v[xi] = (G g G^T)[xi] for the 3x3 taps g[3 a + b], lane by lane.
-static inline void transform_kernel(const ac_vf g9[9], ac_vf v[NXI]) {
-    ac_vf t[6][3];
-    for (int b = 0; b < 3; b++) {  // down the columns: t[i][b] = sum_a G[i][a] g[a][b]
-        ac_vf col[3] = {g9[b], g9[3 + b], g9[6 + b]}, o[6];
-        g3(col, o);
-        for (int i = 0; i < 6; i++) t[i][b] = o[i];
-    }
-    for (int i = 0; i < 6; i++) g3(t[i], v + 6 * i);  // along the rows
-}
-
 // o = G g for the 2 taps g of a 2x2 kernel's row or column (F(4x4, 2x2)):
 //   G = [1/2 0; -1/2 -1/2; -1/6 1/6; 1/6 1/3; 0 1]
 static inline void g2(const ac_vf g[2], ac_vf o[5]) {
@@ -41,26 +30,6 @@ static inline void g2(const ac_vf g[2], ac_vf o[5]) {
     o[3] = (g[0] + g[1] * 2.0f) * (1.0f / 6.0f);
     o[4] = g[1];
 }
-
-// v[xi] = (G g G^T)[xi] for the 2x2 taps g[2 a + b], lane by lane.
-static inline void transform_kernel2(const ac_vf g4[4], ac_vf v[25]) {
-    ac_vf t[5][2];
-    for (int b = 0; b < 2; b++) {
-        ac_vf col[2] = {g4[b], g4[2 + b]}, o[5];
-        g2(col, o);
-        for (int i = 0; i < 5; i++) t[i][b] = o[i];
-    }
-    for (int i = 0; i < 5; i++) g2(t[i], v + 5 * i);
-}
-
-// The first halves of two vectors, side by side; the second halves.
-#if AC_VL == 16
-#define MASK_LO_HALVES {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
-#define MASK_HI_HALVES {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}
-#elif AC_VL == 8
-#define MASK_LO_HALVES {0, 1, 2, 3, 8, 9, 10, 11}
-#define MASK_HI_HALVES {4, 5, 6, 7, 12, 13, 14, 15}
-#endif
 
 #define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
 
@@ -126,13 +95,52 @@ static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int
     }
 }
 
-// v[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel per
-// lane).
-static inline void transform_gathered(int r, const float t[9][VL], ac_vf v[NXI]) {
-    ac_vf g9[9];
-    for (int j = 0; j < r * r; j++) g9[j] = ac_vload(t[j]);
-    if (r == 3) transform_kernel(g9, v);
-    else transform_kernel2(g9, v);
+// Lanes k .. k + CB of v (output channels cg + k) to dst + (k / CB) ucbs, for the nw lanes
+// kept: one store of CB floats (a half or a quarter vector) per block of output channels.
+typedef float cb_floats __attribute__((vector_size(CB * sizeof(float))));
+static inline void store_u(float *dst, size_t ucbs, int nw, ac_vf v) {
+#if AC_VL == 2 * CB && AC_VL == 16
+    const cb_floats lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+    const cb_floats hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    memcpy(dst, &lo, sizeof lo);
+    if (nw > CB) memcpy(dst + ucbs, &hi, sizeof hi);
+#else
+    float lanes[VL];
+    ac_vstore(lanes, v);
+    for (int k = 0; k < nw; k += CB) memcpy(dst + (size_t)(k / CB) * ucbs, lanes + k, CB * sizeof(float));
+#endif
+}
+
+// U[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel
+// per lane), stored by store_u at dst + xi uxs: down the columns first, then row by row, each
+// row's r + 3 positions stored as they come (few vectors live: none go through the stack).
+static inline void transform_store(int r, const float t[9][VL], float *dst, size_t uxs,
+                                   size_t ucbs, int nw) {
+    if (r == 3) {
+        ac_vf col[3][6];  // col[b][i] = sum_a G[i][a] g[a][b]
+        AC_UNROLL for (int b = 0; b < 3; b++) {
+            const ac_vf g[3] = {ac_vload(t[b]), ac_vload(t[3 + b]), ac_vload(t[6 + b])};
+            g3(g, col[b]);
+        }
+        AC_UNROLL for (int i = 0; i < 6; i++) {
+            const ac_vf row[3] = {col[0][i], col[1][i], col[2][i]};
+            ac_vf o[6];
+            g3(row, o);
+            AC_UNROLL for (int j = 0; j < 6; j++) store_u(dst + (size_t)(6 * i + j) * uxs, ucbs, nw, o[j]);
+        }
+    } else {
+        ac_vf col[2][5];
+        AC_UNROLL for (int b = 0; b < 2; b++) {
+            const ac_vf g[2] = {ac_vload(t[b]), ac_vload(t[2 + b])};
+            g2(g, col[b]);
+        }
+        AC_UNROLL for (int i = 0; i < 5; i++) {
+            const ac_vf row[2] = {col[0][i], col[1][i]};
+            ac_vf o[5];
+            g2(row, o);
+            AC_UNROLL for (int j = 0; j < 5; j++) store_u(dst + (size_t)(5 * i + j) * uxs, ucbs, nw, o[j]);
+        }
+    }
 }
 
 // U = (G g G^T)[xi] of the kernels (co, ci) for output channels [co0, co0 + nco) (nco a
@@ -141,41 +149,17 @@ static inline void transform_gathered(int r, const float t[9][VL], ac_vf v[NXI])
 void ac_wino_transform_weight_block(const plan *p, int co0, int nco, int c0, int c1, float *u,
                                    size_t uxs, size_t ucbs) {
     const ac_fused_conv *c = p->c;
-    const int r = p->r, taps = r * r, nxi = p->nxi;
+    const int r = p->r, taps = r * r;
     for (int cg = co0; cg < co0 + nco; cg += VL) {
         const int nk = AC_MIN(VL, c->cout - cg), nw = AC_MIN(VL, co0 + nco - cg);
         for (int g0 = c0; g0 < c1; g0 += KG) {
             const int g1 = AC_MIN(c1, g0 + KG);
             float t[9 * KG][VL];
             gather_kernels(c, taps, cg, nk, g0, g1, t);
-            int ci = g0;
-#if AC_VL == 2 * CB
-            // Two input channels at a time: their CB-runs of one block of output channels are
-            // adjacent in U, so each block gets one whole vector (one store instead of two).
-            for (; ci + 2 <= g1; ci += 2) {
-                ac_vf v0[NXI], v1[NXI];
-                transform_gathered(r, t + taps * (ci - g0), v0);
-                transform_gathered(r, t + taps * (ci + 1 - g0), v1);
-                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < nxi; xi++) {
-                    ac_vstore(dst + xi * uxs, __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_LO_HALVES));
-                    if (nw > CB)
-                        ac_vstore(dst + xi * uxs + ucbs,
-                                  __builtin_shuffle(v0[xi], v1[xi], (ac_vi)MASK_HI_HALVES));
-                }
-            }
-#endif
-            for (; ci < g1; ci++) {
-                ac_vf v[NXI];
-                transform_gathered(r, t + taps * (ci - g0), v);
-                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
-                for (int xi = 0; xi < nxi; xi++) {
-                    float lanes[VL];
-                    ac_vstore(lanes, v[xi]);
-                    for (int k = 0; k < nw; k += CB)
-                        memcpy(dst + xi * uxs + (size_t)k / CB * ucbs, lanes + k, CB * sizeof(float));
-                }
-            }
+            for (int ci = g0; ci < g1; ci++)
+                transform_store(r, t + taps * (ci - g0),
+                                u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB, uxs,
+                                ucbs, nw);
         }
     }
 }
