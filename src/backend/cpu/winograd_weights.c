@@ -33,6 +33,8 @@ static inline void g2(const ac_vf g[2], ac_vf o[5]) {
 
 #define KG 16  // input channels per gather: 9 KG floats of each output channel, a multiple of VL
 
+#define TURNED_AHEAD 2  // input channels ahead that gather_turned prefetches
+
 // gather_kernels for c->weight_turned: kernel (co, ci) is weight[ci][co] turned by 180 degrees, so
 // the VL kernels (cg .. cg + VL, ci) are 9 VL consecutive floats (cg + k's taps at 9 k,
 // reversed), read VL taps of each at a time and transposed.
@@ -41,6 +43,10 @@ static void gather_turned(const ac_fused_conv *c, int cg, int nk, int c0, int c1
     const size_t total = (size_t)c->cin * c->cout * 9;
     for (int ci = c0; ci < c1; ci++) {
         const size_t base = ((size_t)ci * c->cout + cg) * 9;
+        if (ci + TURNED_AHEAD < c1) {  // the next channels' kernels lie a whole row further on
+            const char *next = (const char *)(c->weight + base + TURNED_AHEAD * (size_t)c->cout * 9);
+            for (int l = 0; l < 9 * nk * (int)sizeof(float); l += 64) __builtin_prefetch(next + l, 0, 3);
+        }
         for (int f0 = 0; f0 < 9; f0 += VL) {
             ac_vf r[VL];
             for (int k = 0; k < VL; k++) {
