@@ -415,21 +415,21 @@ __attribute__((always_inline)) static inline void output_transform_a(const plan 
             int s = 0;  // the first segment with tiles in vector q
             for (int q = 0; q < nq; q++) {
                 ac_vf h[6][4];
-                for (int r = 0; r < A; r++) {
+                AC_UNROLL for (int r = 0; r < A; r++) {
                     ac_vf mv[6];
-                    for (int k = 0; k < A; k++) mv[k] = ac_vload(mrow + (A * r + k) * tbs + VL * q);
+                    AC_UNROLL for (int k = 0; k < A; k++) mv[k] = ac_vload(mrow + (A * r + k) * tbs + VL * q);
                     if (A == 6) at6(mv, h[r]);
                     else at5(mv, h[r]);
                 }
-                for (int k = 0; k < 4; k++) {
+                AC_UNROLL for (int k = 0; k < 4; k++) {
                     ac_vf col[6], o[4];
-                    for (int r = 0; r < A; r++) col[r] = h[r][k];
+                    AC_UNROLL for (int r = 0; r < A; r++) col[r] = h[r][k];
                     if (A == 6) at6(col, o);
                     else at5(col, o);
-                    for (int r = 0; r < 4; r++) h[r][k] = o[r];  // rows 0..3 now hold Y
+                    AC_UNROLL for (int r = 0; r < 4; r++) h[r][k] = o[r];  // rows 0..3 now hold Y
                 }
                 ac_vf rows[4][4];
-                for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
+                AC_UNROLL for (int r = 0; r < 4; r++) interleave4(h[r], rows[r]);
                 const int q0 = VL * q, q1 = q0 + VL;
                 // pieces other than a whole vector are stored from tmp (once for all of them)
                 if (!(sg[s].lane <= q0 && sg[s].lane + sg[s].n >= q1 &&
