@@ -309,27 +309,30 @@ void ac_wino_input_transform(const plan *p, float *tr, const float *xn, int t0, 
 
 // ---------------------------------------------------------------- multiply (blocked)
 
-// m[r][j] (+)= sum_c u[c][r] v[c][j], r < CB, j < nv vectors; u: (k, CB), v and m: rows of
-// stride vs / ms floats.
-#define DEFINE_MICRO(name, nv, add)                                                          \
-    static inline void name(int k, const float *u, const float *v, size_t vs, float *m,     \
-                            size_t ms) {                                                     \
-        ac_vf a[CB][nv];                                                                     \
+// m[r][j] (+)= sum_c u[c][r] v[c][j], r < CB, j < nv vectors, k >= 1; u: (k, CB), v and m:
+// rows of stride vs / ms floats. One kernel for setting m and one for adding to it, the loop
+// run at least once and the small loops unrolled (AC_UNROLL): with `add` a run-time flag, or
+// a path around the loop, GCC kept the accumulators in a stack array and moved all of them
+// through memory before and after the loop.
+#define DEFINE_MICRO(name, nv, add)                                                             \
+    static inline void name(int k, const float *u, const float *v, size_t vs, float *m,         \
+                            size_t ms) {                                                        \
+        ac_vf a[CB][nv];                                                                        \
         AC_UNROLL for (int r = 0; r < CB; r++)                                                  \
-            AC_UNROLL for (int j = 0; j < nv; j++) a[r][j] = add ? ac_vload(m + r * ms + j * VL) \
-                                                              : ac_vsplat(0.0f);             \
-        int c = 0;                                                                           \
-        do {                                                                                 \
-            ac_vf x[nv];                                                                     \
+            AC_UNROLL for (int j = 0; j < nv; j++)                                              \
+                a[r][j] = add ? ac_vload(m + r * ms + j * VL) : ac_vsplat(0.0f);                \
+        int c = 0;                                                                              \
+        do {                                                                                    \
+            ac_vf x[nv];                                                                        \
             AC_UNROLL for (int j = 0; j < nv; j++) {                                            \
-                x[j] = ac_vload(v + c * vs + j * VL);                                        \
-                ac_vpin(x[j]); /* loaded once, used CB times */                              \
-            }                                                                                \
+                x[j] = ac_vload(v + c * vs + j * VL);                                           \
+                ac_vpin(x[j]); /* loaded once, used CB times */                                 \
+            }                                                                                   \
             AC_UNROLL for (int r = 0; r < CB; r++) {                                            \
-                const ac_vf b = ac_vsplat(u[c * CB + r]);                                    \
+                const ac_vf b = ac_vsplat(u[c * CB + r]);                                       \
                 AC_UNROLL for (int j = 0; j < nv; j++) a[r][j] = ac_vfma(b, x[j], a[r][j]);     \
-            }                                                                                \
-        } while (++c < k);                                                                   \
+            }                                                                                   \
+        } while (++c < k);                                                                      \
         AC_UNROLL for (int r = 0; r < CB; r++)                                                  \
             AC_UNROLL for (int j = 0; j < nv; j++) ac_vstore(m + r * ms + j * VL, a[r][j]);     \
     }

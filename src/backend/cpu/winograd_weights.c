@@ -102,20 +102,31 @@ static void gather_kernels(const ac_fused_conv *c, int taps, int cg, int nk, int
 }
 
 // Lanes k .. k + CB of v (output channels cg + k) to dst + (k / CB) ucbs, for the nw lanes
-// kept: one store of CB floats (a half or a quarter vector) per block of output channels.
-typedef float cb_floats __attribute__((vector_size(CB * sizeof(float))));
+// kept: one store of CB floats per block of output channels, from the register.
+#if AC_VL == CB
 static inline void store_u(float *dst, size_t ucbs, int nw, ac_vf v) {
-#if AC_VL == 2 * CB && AC_VL == 16
-    const cb_floats lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-    const cb_floats hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    (void)ucbs;
+    (void)nw;
+    ac_vstore(dst, v);
+}
+#elif AC_VL == 2 * CB
+typedef float cb_floats __attribute__((vector_size(CB * sizeof(float))));
+#if AC_VL == 16
+#define LO_LANES 0, 1, 2, 3, 4, 5, 6, 7
+#define HI_LANES 8, 9, 10, 11, 12, 13, 14, 15
+#else
+#define LO_LANES 0, 1, 2, 3
+#define HI_LANES 4, 5, 6, 7
+#endif
+static inline void store_u(float *dst, size_t ucbs, int nw, ac_vf v) {
+    const cb_floats lo = __builtin_shufflevector(v, v, LO_LANES);
+    const cb_floats hi = __builtin_shufflevector(v, v, HI_LANES);
     memcpy(dst, &lo, sizeof lo);
     if (nw > CB) memcpy(dst + ucbs, &hi, sizeof hi);
-#else
-    float lanes[VL];
-    ac_vstore(lanes, v);
-    for (int k = 0; k < nw; k += CB) memcpy(dst + (size_t)(k / CB) * ucbs, lanes + k, CB * sizeof(float));
-#endif
 }
+#else
+#error "store_u: VL must be CB or 2 CB"
+#endif
 
 // U[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel
 // per lane), stored by store_u at dst + xi uxs: down the columns first, then row by row, each
