@@ -82,6 +82,9 @@ static void test_geometries(void) {
         {1, 16, 33, 150, 16, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 1, 0, 0, 0, 3},
         {1, 70, 10, 14, 70, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
         {2, 130, 6, 9, 20, 1, AC_PAD_REFLECT, false, AC_ACT_NONE, 1, 0, 0, 0, 3},
+        // more than one chunk of input channels (CHUNK_IN) over blocks of 3 vectors of tiles:
+        // the product's adding kernels
+        {1, 80, 26, 36, 16, 1, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 3},
         {1, 24, 40, 36, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0, 3},
         {3, 6, 13, 12, 7, 1, AC_PAD_REFLECT, true, AC_ACT_PRELU, 0.1f, 1, 0, 0, 3},
         {2, 6, 13, 12, 7, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 2, 0, 0, 3},
@@ -100,6 +103,7 @@ static void test_geometries(void) {
         {1, 32, 17, 70, 16, 0, AC_PAD_ZERO, true, AC_ACT_PRELU, 1, 0, 0, 0, 2},
         {1, 64, 21, 41, 20, 0, AC_PAD_ZERO, true, AC_ACT_PRELU, 1, 2, 0, 0, 2},
         {2, 130, 6, 9, 20, 1, AC_PAD_ZERO, false, AC_ACT_NONE, 1, 0, 0, 0, 2},
+        {1, 80, 22, 44, 12, 0, AC_PAD_ZERO, true, AC_ACT_NONE, 1, 0, 0, 0, 2},
         {1, 24, 12, 16, 136, 1, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 0, 0, 2},
         {3, 6, 13, 12, 7, 1, AC_PAD_ZERO, true, AC_ACT_PRELU, 0.1f, 1, 0, 0, 2},
         {2, 6, 12, 20, 4, 0, AC_PAD_ZERO, false, AC_ACT_RELU, 1, 0, 5, 6, 2},
