@@ -343,6 +343,11 @@ DEFINE_MICRO(micro_3_add, 3, true)
 DEFINE_MICRO(micro_2_add, 2, true)
 DEFINE_MICRO(micro_1_add, 1, true)
 
+// The kernels by [add][vectors of lanes - 1].
+typedef void (*micro_fn)(int k, const float *u, const float *v, size_t vs, float *m, size_t ms);
+static const micro_fn micro[2][3] = {{micro_1, micro_2, micro_3},
+                                     {micro_1_add, micro_2_add, micro_3_add}};
+
 // M[co - co0][xi][lane] (+)= sum over k input channels of U V, for nco output channels (a
 // multiple of CB) and nl vectors of lanes. u: U at the first output channel and input channel
 // (uxs floats per xi, ucbs per block of CB output channels); v: V at the first input channel
@@ -356,15 +361,11 @@ static void multiply_xi(const plan *p, int xi, const float *u, size_t uxs, size_
     for (int b = 0; b < nco / CB; b++) {
         const float *ub = u + (size_t)xi * uxs + (size_t)b * ucbs;
         float *m = ms + (size_t)b * CB * p->mcs + (size_t)xi * mt;
-        int l = 0;
-        if (add) {
-            for (; l + 3 <= nl; l += 3) micro_3_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
-            for (; l + 2 <= nl; l += 2) micro_2_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
-            for (; l < nl; l++) micro_1_add(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
-        } else {
-            for (; l + 3 <= nl; l += 3) micro_3(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
-            for (; l + 2 <= nl; l += 2) micro_2(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
-            for (; l < nl; l++) micro_1(k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+        // three vectors at a time, then the rest (1 or 2) at once
+        for (int l = 0; l < nl;) {
+            const int w = AC_MIN(3, nl - l);
+            micro[add][w - 1](k, ub, v + l * VL, vt, m + l * VL, p->mcs);
+            l += w;
         }
     }
 }

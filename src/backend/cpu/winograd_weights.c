@@ -128,35 +128,31 @@ static inline void store_u(float *dst, size_t ucbs, int nw, ac_vf v) {
 #error "store_u: VL must be CB or 2 CB"
 #endif
 
-// U[xi] = (G g G^T)[xi] of the r x r kernel whose taps are t[0 .. r^2) (one output channel
+// o = G g for the R taps g of one kernel row or column (R + 3 values).
+static inline void g_taps(const int R, const ac_vf *g, ac_vf *o) {
+    if (R == 3) g3(g, o);
+    else g2(g, o);
+}
+
+// U[xi] = (G g G^T)[xi] of the R x R kernel whose taps are t[0 .. R^2) (one output channel
 // per lane), stored by store_u at dst + xi uxs: down the columns first, then row by row, each
-// row's r + 3 positions stored as they come (few vectors live: none go through the stack).
-static inline void transform_store(int r, const float t[9][VL], float *dst, size_t uxs,
-                                   size_t ucbs, int nw) {
-    if (r == 3) {
-        ac_vf col[3][6];  // col[b][i] = sum_a G[i][a] g[a][b]
-        AC_UNROLL for (int b = 0; b < 3; b++) {
-            const ac_vf g[3] = {ac_vload(t[b]), ac_vload(t[3 + b]), ac_vload(t[6 + b])};
-            g3(g, col[b]);
-        }
-        AC_UNROLL for (int i = 0; i < 6; i++) {
-            const ac_vf row[3] = {col[0][i], col[1][i], col[2][i]};
-            ac_vf o[6];
-            g3(row, o);
-            AC_UNROLL for (int j = 0; j < 6; j++) store_u(dst + (size_t)(6 * i + j) * uxs, ucbs, nw, o[j]);
-        }
-    } else {
-        ac_vf col[2][5];
-        AC_UNROLL for (int b = 0; b < 2; b++) {
-            const ac_vf g[2] = {ac_vload(t[b]), ac_vload(t[2 + b])};
-            g2(g, col[b]);
-        }
-        AC_UNROLL for (int i = 0; i < 5; i++) {
-            const ac_vf row[2] = {col[0][i], col[1][i]};
-            ac_vf o[5];
-            g2(row, o);
-            AC_UNROLL for (int j = 0; j < 5; j++) store_u(dst + (size_t)(5 * i + j) * uxs, ucbs, nw, o[j]);
-        }
+// row's R + 3 positions stored as they come (few vectors live: none go through the stack).
+// R: 3 or 2, a constant in each instance (the loops unroll, the arrays stay in registers).
+__attribute__((always_inline)) static inline void transform_store(const int R, const float t[9][VL],
+                                                                  float *dst, size_t uxs,
+                                                                  size_t ucbs, int nw) {
+    ac_vf col[3][6];  // col[b][i] = sum_a G[i][a] g[a][b]
+    AC_UNROLL for (int b = 0; b < R; b++) {
+        ac_vf g[3];
+        AC_UNROLL for (int a = 0; a < R; a++) g[a] = ac_vload(t[R * a + b]);
+        g_taps(R, g, col[b]);
+    }
+    AC_UNROLL for (int i = 0; i < R + 3; i++) {
+        ac_vf row[3], o[6];
+        AC_UNROLL for (int b = 0; b < R; b++) row[b] = col[b][i];
+        g_taps(R, row, o);
+        AC_UNROLL for (int j = 0; j < R + 3; j++)
+            store_u(dst + (size_t)((R + 3) * i + j) * uxs, ucbs, nw, o[j]);
     }
 }
 
@@ -173,10 +169,11 @@ void ac_wino_transform_weight_block(const plan *p, int co0, int nco, int c0, int
             const int g1 = AC_MIN(c1, g0 + KG);
             float t[9 * KG][VL];
             gather_kernels(c, taps, cg, nk, g0, g1, t);
-            for (int ci = g0; ci < g1; ci++)
-                transform_store(r, t + taps * (ci - g0),
-                                u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB, uxs,
-                                ucbs, nw);
+            for (int ci = g0; ci < g1; ci++) {
+                float *dst = u + (size_t)(cg - co0) / CB * ucbs + (size_t)(ci - c0) * CB;
+                if (r == 3) transform_store(3, t + taps * (ci - g0), dst, uxs, ucbs, nw);
+                else transform_store(2, t + taps * (ci - g0), dst, uxs, ucbs, nw);
+            }
         }
     }
 }
